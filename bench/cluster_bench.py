@@ -1,0 +1,132 @@
+"""Control plane figures: time to start one, and the raw create throughput of its API server.
+
+The throughput is the physical limit later benchmarks compare to: concurrent POSTs from
+Python (aiohttp, admin client certificate) of ConfigMaps and of ipam.metal3.io
+IPAddress objects, the custom resource the controller writes most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from e2e.controlplane import ControlPlane
+
+
+def ssl_context(cp: ControlPlane) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(cp.pki.ca_cert))
+    ctx.load_cert_chain(str(cp.pki.admin_cert), str(cp.pki.admin_key))
+    return ctx
+
+
+async def create_many(
+    cp: ControlPlane, path: str, bodies: list[dict[str, Any]], concurrency: int
+) -> float:
+    """POST every body with ``concurrency`` requests in flight; return creates per second."""
+    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    failures = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            body = queue.get_nowait()
+            async with session.post(
+                f"{cp.server}{path}",
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                if resp.status != 201:
+                    failures += 1
+                await resp.read()
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} creates failed")
+    return len(bodies) / elapsed
+
+
+def configmaps(namespace: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"cm-{i}", "namespace": namespace},
+            "data": {"i": str(i)},
+        }
+        for i in range(n)
+    ]
+
+
+def ipaddresses(namespace: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPAddress",
+            "metadata": {
+                "name": f"bench-10-{i // 65536}-{i // 256 % 256}-{i % 256}",
+                "namespace": namespace,
+            },
+            "spec": {
+                "address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                "pool": {"name": "bench"},
+                "claim": {"name": f"claim-{i}"},
+                "prefix": 8,
+            },
+        }
+        for i in range(n)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer objects")
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    n = 500 if args.quick else 2000
+
+    started = time.perf_counter()
+    with ControlPlane("bench") as cp:
+        startup = time.perf_counter() - started
+        rows = [
+            (
+                "control plane start (etcd + apiserver + controller-manager + CRDs)",
+                f"{startup:.1f} s",
+            )
+        ]
+        for ns, kind, path, make in (
+            ("bench-cm", "ConfigMap", "/api/v1/namespaces/bench-cm/configmaps", configmaps),
+            (
+                "bench-ipa",
+                "IPAddress",
+                "/apis/ipam.metal3.io/v1alpha1/namespaces/bench-ipa/ipaddresses",
+                ipaddresses,
+            ),
+        ):
+            cp.kubectl("create", "namespace", ns)
+            rate = asyncio.run(create_many(cp, path, make(ns, n), args.concurrency))
+            rows.append(
+                (f"raw creates/s, {kind} x{n}, {args.concurrency} in flight", f"{rate:,.0f} /s")
+            )
+    print("\nControl plane benchmark")
+    for label, value in rows:
+        print(f"  {label:<70} {value:>12}")
+
+
+if __name__ == "__main__":
+    main()

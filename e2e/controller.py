@@ -1,0 +1,150 @@
+"""Run the controller as a separate process, exactly as a user runs it, under its own RBAC.
+
+The runner applies ``config/namespace.yaml`` and ``config/rbac/`` to the cluster, asks
+the API server for a token of the ``ipam-manager`` ServiceAccount (TokenRequest), and
+starts the controller with a kubeconfig that holds only that token: every test that
+runs the controller also proves the permissions it ships with.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from e2e import kubeconfig, processes
+from e2e.cluster import Cluster
+from e2e.toolchain import REPO
+
+SERVICE_ACCOUNT = "ipam-manager"
+SYSTEM_NAMESPACE = "metal3-ipam-system"
+RBAC_FILES = (REPO / "config" / "namespace.yaml", REPO / "config" / "rbac")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def install_rbac(cluster: Cluster) -> None:
+    """Apply the namespace and the RBAC the project ships (idempotent)."""
+    for path in RBAC_FILES:
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for f in files:
+            if f.name == "kustomization.yaml":
+                continue
+            cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(f))
+
+
+@functools.cache
+def _server_and_ca(kubeconfig_path: Path) -> tuple[str, str | None]:
+    return kubeconfig.read_server(kubeconfig_path)
+
+
+def service_account_kubeconfig(
+    cluster: Cluster,
+    directory: Path,
+    *,
+    service_account: str = SERVICE_ACCOUNT,
+    namespace: str = SYSTEM_NAMESPACE,
+) -> Path:
+    """A kubeconfig that authenticates as the ServiceAccount and nothing else."""
+    token = cluster.kubectl(
+        "create", "token", service_account, "-n", namespace, "--duration=24h"
+    ).stdout.strip()
+    server, ca = _server_and_ca(cluster.kubeconfig_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    return kubeconfig.write_token(
+        directory / f"{service_account}.kubeconfig",
+        name=f"{cluster.name}-{service_account}",
+        server=server,
+        ca=Path(ca) if ca else Path(),
+        token=token,
+    )
+
+
+def default_command(metrics_port: int, health_port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "ipam",
+        "run",
+        "--all-namespaces",
+        f"--metrics-port={metrics_port}",
+        f"--health-port={health_port}",
+    ]
+
+
+class ControllerRunner:
+    """One controller process: start, stop, SIGKILL, restart; several may run at once."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        workdir: Path,
+        *,
+        name: str = "main",
+        command: Sequence[str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.cluster = cluster
+        self.name = name
+        self.workdir = workdir
+        self.metrics_port = _free_port()
+        self.health_port = _free_port()
+        argv = list(command or default_command(self.metrics_port, self.health_port))
+        self.argv = argv + list(extra_args)
+        self._process: processes.Process | None = None
+        self.log_path = workdir / f"controller-{cluster.name}-{name}.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    def start(self) -> ControllerRunner:
+        if self.running:
+            return self
+        install_rbac(self.cluster)
+        config = service_account_kubeconfig(self.cluster, self.workdir / "sa" / self.cluster.name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+        env["KUBECONFIG"] = str(config)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        self._process = processes.Process(
+            f"controller-{self.name}", self.argv, self.log_path, env=env, cwd=REPO
+        ).start()
+        return self
+
+    def stop(self, timeout: float = 15) -> None:
+        if self._process is not None:
+            self._process.stop(timeout)
+
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+
+    def restart(self) -> ControllerRunner:
+        self.stop()
+        return self.start()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
+
+    def log_tail(self, lines: int = 50) -> str:
+        return self._process.log_tail(lines) if self._process else ""
+
+    def wait_for_log(self, needle: str, timeout: float = 30) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log_tail(10_000):
+                return True
+            if self._process is not None and not self._process.running:
+                return needle in self.log_tail(10_000)
+            time.sleep(0.2)
+        return False

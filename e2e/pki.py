@@ -1,0 +1,125 @@
+"""Certificates and keys for one control plane: a CA, serving and client certs, an SA key."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Pki:
+    """File paths of the material a control plane is started with."""
+
+    directory: Path
+
+    ca_cert = property(lambda self: self.directory / "ca.crt")
+    ca_key = property(lambda self: self.directory / "ca.key")
+    serving_cert = property(lambda self: self.directory / "apiserver.crt")
+    serving_key = property(lambda self: self.directory / "apiserver.key")
+    admin_cert = property(lambda self: self.directory / "admin.crt")
+    admin_key = property(lambda self: self.directory / "admin.key")
+    kcm_cert = property(lambda self: self.directory / "controller-manager.crt")
+    kcm_key = property(lambda self: self.directory / "controller-manager.key")
+    sa_key = property(lambda self: self.directory / "sa.key")
+    sa_pub = property(lambda self: self.directory / "sa.pub")
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attrs)
+
+
+def _sign(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    ca_key: ec.EllipticCurvePrivateKey,
+    *,
+    is_ca: bool = False,
+    usage: list[x509.ObjectIdentifier] | None = None,
+    sans: list[x509.GeneralName] | None = None,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    )
+    if usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def create(directory: Path) -> Pki:
+    """Write a fresh CA and everything signed by it, unless the directory already has it."""
+    pki = Pki(directory)
+    if pki.sa_pub.exists():
+        return pki
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_name = _key(), _name("capi-ipam-harness-ca")
+    _write_key(pki.ca_key, ca_key)
+    _write_cert(pki.ca_cert, _sign(ca_name, ca_key, ca_name, ca_key, is_ca=True))
+
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.DNSName("kubernetes"),
+        x509.DNSName("kubernetes.default.svc"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+    ]
+    server = ExtendedKeyUsageOID.SERVER_AUTH
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
+    for cert_path, key_path, subject, usage, names in (
+        (pki.serving_cert, pki.serving_key, _name("kube-apiserver"), [server], sans),
+        (pki.admin_cert, pki.admin_key, _name("admin", "system:masters"), [client], None),
+        (pki.kcm_cert, pki.kcm_key, _name("system:kube-controller-manager"), [client], None),
+    ):
+        key = _key()
+        _write_key(key_path, key)
+        _write_cert(cert_path, _sign(subject, key, ca_name, ca_key, usage=usage, sans=names))
+
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_key(pki.sa_key, sa_key)
+    pki.sa_pub.write_bytes(
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return pki
