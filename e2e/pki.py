@@ -104,12 +104,15 @@ def create(directory: Path) -> Pki:
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
     ]
+    _kcm = _name("system:kube-controller-manager", "system:masters")
     server = ExtendedKeyUsageOID.SERVER_AUTH
     client = ExtendedKeyUsageOID.CLIENT_AUTH
     for cert_path, key_path, subject, usage, names in (
         (pki.serving_cert, pki.serving_key, _name("kube-apiserver"), [server], sans),
         (pki.admin_cert, pki.admin_key, _name("admin", "system:masters"), [client], None),
-        (pki.kcm_cert, pki.kcm_key, _name("system:kube-controller-manager"), [client], None),
+        # The controller-manager runs every controller under its own identity
+        # (--use-service-account-credentials=false), so it needs the masters group.
+        (pki.kcm_cert, pki.kcm_key, _kcm, [client], None),
     ):
         key = _key()
         _write_key(key_path, key)

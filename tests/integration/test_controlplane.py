@@ -137,3 +137,33 @@ def test_no_harness_process_outlives_the_process_that_started_it(ending: str) ->
     while any(_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"still running: {[p for p in pids if _alive(p)]}"
         time.sleep(0.2)
+
+
+def _pool(namespace: str, name_prefix: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPPool",
+            "metadata": {"name": "cel-pool", "namespace": namespace},
+            "spec": {"namePrefix": name_prefix, "pools": [{"start": "192.168.0.10"}]},
+        }
+    )
+
+
+def test_api_server_rejects_a_pool_that_breaks_a_cel_rule_with_the_rules_message(
+    source_cluster: Cluster, namespace: str
+) -> None:
+    source_cluster.kubectl("apply", "-f", "-", input=_pool(namespace, "first"))
+    proc = source_cluster.kubectl("apply", "-f", "-", input=_pool(namespace, "second"), check=False)
+    assert proc.returncode != 0
+    assert "spec.namePrefix cannot be changed after the pool is created" in proc.stderr
+
+
+def test_api_server_rejects_an_empty_pool_entry_with_the_rules_message(
+    source_cluster: Cluster, namespace: str
+) -> None:
+    body = json.loads(_pool(namespace, "empty"))
+    body["spec"]["pools"] = [{"prefix": 24}]
+    proc = source_cluster.kubectl("apply", "-f", "-", input=json.dumps(body), check=False)
+    assert proc.returncode != 0
+    assert "a pool entry needs at least one of start, end or subnet" in proc.stderr
