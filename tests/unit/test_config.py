@@ -1,0 +1,337 @@
+"""The deployment in config/: least-privilege RBAC, a locked-down Deployment, a valid layout.
+
+The e2e harness applies config/namespace.yaml and every file of config/rbac/ as they are,
+without kustomize, so each of those files must stand on its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config"
+NAMESPACE = "metal3-ipam-system"
+SERVICE_ACCOUNT = "ipam-manager"
+PROVIDER_LABEL = {"cluster.x-k8s.io/provider": "ipam-metal3"}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def objects(directory: Path) -> list[dict[str, Any]]:
+    return [
+        d
+        for p in sorted(directory.glob("*.yaml"))
+        if p.name != "kustomization.yaml"
+        for d in load(p)
+    ]
+
+
+def one(kind: str, directory: Path = CONFIG / "rbac") -> dict[str, Any]:
+    (found,) = [d for d in objects(directory) if d["kind"] == kind]
+    return found
+
+
+def grants(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """(API group, resource) -> verbs, merged over all rules of a role."""
+    table: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule.get("apiGroups", []):
+            for resource in rule.get("resources", []):
+                table.setdefault((group, resource), set()).update(rule["verbs"])
+    return table
+
+
+READ = {"get", "list", "watch"}
+CLUSTER_GRANTS = {
+    ("ipam.metal3.io", "ippools"): READ | {"patch", "update"},
+    ("ipam.metal3.io", "ipclaims"): READ | {"patch", "update"},
+    ("ipam.metal3.io", "ippools/status"): {"patch"},
+    ("ipam.metal3.io", "ipclaims/status"): {"patch"},
+    ("ipam.metal3.io", "ipaddresses"): READ | {"create", "delete", "patch", "update"},
+    ("ipam.cluster.x-k8s.io", "ipaddressclaims"): READ | {"patch", "update"},
+    ("ipam.cluster.x-k8s.io", "ipaddressclaims/status"): {"patch", "update"},
+    ("ipam.cluster.x-k8s.io", "ipaddresses"): READ | {"create", "delete", "patch", "update"},
+    ("cluster.x-k8s.io", "clusters"): READ,
+    ("", "events"): {"create", "patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
+    ("", "namespaces"): {"list", "watch"},
+}
+
+
+def resource_id(group: str, resource: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+# --- RBAC ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "resource", "verbs"),
+    [
+        pytest.param(g, r, v, id=f"controller may {'/'.join(sorted(v))} {resource_id(g, r)}")
+        for (g, r), v in CLUSTER_GRANTS.items()
+    ],
+)
+def test_cluster_role_grants_exactly_these_verbs(
+    group: str, resource: str, verbs: set[str]
+) -> None:
+    assert grants(one("ClusterRole")).get((group, resource)) == verbs
+
+
+def test_cluster_role_grants_nothing_beyond_the_list() -> None:
+    assert set(grants(one("ClusterRole"))) == set(CLUSTER_GRANTS)
+
+
+def test_leader_election_lives_in_a_role_in_the_controller_namespace_only() -> None:
+    role = one("Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert grants(role) == {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
+    assert not any(r == "leases" for _, r in grants(one("ClusterRole")))
+
+
+@pytest.mark.parametrize("kind", ["ClusterRole", "Role"])
+def test_roles_use_no_wildcards_resource_names_or_raw_urls(kind: str) -> None:
+    for rule in one(kind)["rules"]:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert not any("*" in value for value in rule.get(field, [])), rule
+        assert "nonResourceURLs" not in rule
+        assert "resourceNames" not in rule
+
+
+@pytest.mark.parametrize("kind", ["ClusterRole", "Role"])
+def test_roles_never_touch_secrets_config_maps_pods_or_rbac(kind: str) -> None:
+    forbidden = {"secrets", "configmaps", "pods", "serviceaccounts", "serviceaccounts/token"}
+    for group, resource in grants(one(kind)):
+        assert resource not in forbidden
+        assert group != "rbac.authorization.k8s.io"
+
+
+@pytest.mark.parametrize(
+    ("binding_kind", "role_kind", "role_name"),
+    [
+        pytest.param(
+            "ClusterRoleBinding", "ClusterRole", "ipam-manager", id="cluster role goes to the SA"
+        ),
+        pytest.param(
+            "RoleBinding", "Role", "ipam-leader-election", id="leader election role goes to the SA"
+        ),
+    ],
+)
+def test_binding_grants_its_role_to_the_service_account_only(
+    binding_kind: str, role_kind: str, role_name: str
+) -> None:
+    binding = one(binding_kind)
+    assert one(role_kind)["metadata"]["name"] == role_name
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role_kind,
+        "name": role_name,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
+    ]
+
+
+def test_service_account_lives_in_the_controller_namespace() -> None:
+    account = one("ServiceAccount")
+    assert (account["metadata"]["name"], account["metadata"]["namespace"]) == (
+        SERVICE_ACCOUNT,
+        NAMESPACE,
+    )
+    (namespace,) = load(CONFIG / "namespace.yaml")
+    assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", NAMESPACE)
+
+
+NAMESPACED_KINDS = {"ServiceAccount", "Role", "RoleBinding", "Deployment"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=str(p.relative_to(CONFIG)))
+        for p in sorted([*(CONFIG / "rbac").glob("*.yaml"), *(CONFIG / "manager").glob("*.yaml")])
+        if p.name != "kustomization.yaml"
+    ],
+)
+def test_each_file_stands_alone_with_namespace_and_provider_label(path: Path) -> None:
+    for doc in load(path):
+        metadata = doc["metadata"]
+        if doc["kind"] in NAMESPACED_KINDS:
+            assert metadata.get("namespace") == NAMESPACE
+        else:
+            assert "namespace" not in metadata
+        assert PROVIDER_LABEL.items() <= metadata.get("labels", {}).items()
+
+
+# --- Deployment -------------------------------------------------------------------------------
+
+
+def deployment() -> dict[str, Any]:
+    return one("Deployment", CONFIG / "manager")
+
+
+def pod() -> dict[str, Any]:
+    return deployment()["spec"]["template"]["spec"]
+
+
+def manager() -> dict[str, Any]:
+    (container,) = pod()["containers"]
+    return container
+
+
+def test_deployment_runs_the_controller_in_all_namespaces_with_leader_election() -> None:
+    assert deployment()["metadata"]["name"] == "ipam-controller-manager"
+    argv = manager()["command"] + manager()["args"]
+    assert argv[:5] == ["python", "-m", "ipam", "run", "--all-namespaces"]
+    assert "--leader-elect" in argv
+    assert "--leader-election-namespace=$(POD_NAMESPACE)" in argv, "the Role's namespace"
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}) for e in manager()["env"]}
+    assert env["POD_NAMESPACE"] == {"fieldPath": "metadata.namespace"}
+    assert env["POD_NAME"] == {"fieldPath": "metadata.name"}
+    assert manager()["image"] == "capi-ipam:dev"
+
+
+def test_deployment_arguments_are_ones_the_cli_accepts() -> None:
+    from ipam import cli
+
+    expanded = [a.replace("$(POD_NAMESPACE)", NAMESPACE) for a in manager()["args"]]
+    args = cli.parser().parse_args(expanded)
+    assert (args.command, args.all_namespaces, args.leader_election) == ("run", True, True)
+    assert (args.health_port, args.metrics_port) == (8080, 8443)
+    assert args.leader_election_namespace == NAMESPACE
+
+
+def test_deployment_runs_as_the_service_account_the_rbac_binds() -> None:
+    assert pod()["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"]
+
+
+def test_deployment_selector_matches_its_pod_labels() -> None:
+    spec = deployment()["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "expected"),
+    [
+        pytest.param("pod", "runAsNonRoot", True, id="pod runs as non-root"),
+        pytest.param("pod", "seccompProfile", {"type": "RuntimeDefault"}, id="pod seccomp default"),
+        pytest.param("container", "runAsNonRoot", True, id="container runs as non-root"),
+        pytest.param("container", "allowPrivilegeEscalation", False, id="no privilege escalation"),
+        pytest.param("container", "privileged", False, id="not privileged"),
+        pytest.param("container", "readOnlyRootFilesystem", True, id="root filesystem read-only"),
+        pytest.param("container", "capabilities", {"drop": ["ALL"]}, id="all capabilities dropped"),
+    ],
+)
+def test_deployment_is_locked_down(where: str, field: str, expected: object) -> None:
+    context = pod()["securityContext"] if where == "pod" else manager()["securityContext"]
+    assert context[field] == expected
+
+
+def test_deployment_uses_no_host_namespaces_or_host_paths() -> None:
+    spec = pod()
+    assert not any(spec.get(f) for f in ("hostNetwork", "hostPID", "hostIPC"))
+    assert not any("hostPath" in v for v in spec.get("volumes", []))
+    assert spec["securityContext"]["runAsUser"] != 0
+
+
+def ports() -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in manager()["ports"]}
+
+
+def test_deployment_exposes_health_on_8080_and_metrics_on_8443() -> None:
+    assert ports() == {"healthz": 8080, "metrics": 8443}
+    args = manager()["args"]
+    assert "--health-port=8080" in args
+    assert "--metrics-port=8443" in args
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        pytest.param("livenessProbe", id="liveness"),
+        pytest.param("readinessProbe", id="readiness, not /readyz which only the leader passes"),
+    ],
+)
+def test_probes_ask_healthz_on_the_health_port(probe: str) -> None:
+    get = manager()[probe]["httpGet"]
+    port = get["port"]
+    assert get["path"] == "/healthz"
+    assert (ports()[port] if isinstance(port, str) else port) == 8080
+
+
+def test_deployment_tolerates_the_control_plane_taint() -> None:
+    assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in pod()[
+        "tolerations"
+    ]
+
+
+def test_deployment_has_writable_scratch_space_despite_the_read_only_root() -> None:
+    mounts = {m["mountPath"]: m["name"] for m in manager()["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod()["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+# --- kustomize layout and clusterctl metadata --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [
+        pytest.param(CONFIG / "rbac", id="config/rbac"),
+        pytest.param(CONFIG / "manager", id="config/manager"),
+        pytest.param(REPO / "crds", id="crds"),
+    ],
+)
+def test_each_kustomization_lists_every_manifest_beside_it(directory: Path) -> None:
+    (kustomization,) = load(directory / "kustomization.yaml")
+    manifests = {p.name for p in directory.glob("*.yaml") if p.name != "kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(manifests)
+
+
+def test_top_kustomization_ties_namespace_crds_rbac_and_manager_with_the_provider_label() -> None:
+    (kustomization,) = load(CONFIG / "kustomization.yaml")
+    assert kustomization["namespace"] == NAMESPACE
+    assert kustomization["resources"] == ["namespace.yaml", "../crds", "rbac", "manager"]
+    assert kustomization["labels"] == [{"pairs": PROVIDER_LABEL, "includeSelectors": True}]
+    for resource in kustomization["resources"]:
+        assert (CONFIG / resource).exists(), resource
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
+def test_kustomize_renders_every_object_labelled_for_the_provider() -> None:
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(CONFIG)], capture_output=True, text=True, check=True
+    )
+    assert "deprecated" not in rendered.stderr.lower()
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(
+        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role"]
+        + ["RoleBinding", "Deployment"]
+        + ["CustomResourceDefinition"] * 3
+    )
+    for doc in docs:
+        assert PROVIDER_LABEL.items() <= doc["metadata"]["labels"].items(), doc["kind"]
+    (rendered_deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert PROVIDER_LABEL.items() <= rendered_deployment["spec"]["selector"]["matchLabels"].items()
+
+
+def test_metadata_maps_the_project_release_series_to_contract_v1beta2() -> None:
+    (metadata,) = load(CONFIG / "metadata.yaml")
+    assert metadata["apiVersion"] == "clusterctl.cluster.x-k8s.io/v1alpha3"
+    assert metadata["kind"] == "Metadata"
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    major, minor = (int(part) for part in version.split(".")[:2])
+    series = {(s["major"], s["minor"]): s["contract"] for s in metadata["releaseSeries"]}
+    assert series.get((major, minor)) == "v1beta2"
