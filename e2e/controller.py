@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from e2e import kubeconfig, processes
+from e2e import kubeconfig, ports, processes
 from e2e.cluster import Cluster
 from e2e.toolchain import REPO
 
 SERVICE_ACCOUNT = "ipam-manager"
 SYSTEM_NAMESPACE = "metal3-ipam-system"
 RBAC_FILES = (REPO / "config" / "namespace.yaml", REPO / "config" / "rbac")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def install_rbac(cluster: Cluster) -> None:
@@ -95,8 +88,8 @@ class ControllerRunner:
         self.cluster = cluster
         self.name = name
         self.workdir = workdir
-        self.metrics_port = _free_port()
-        self.health_port = _free_port()
+        self.metrics_port = ports.free_port()
+        self.health_port = ports.free_port()
         argv = list(command or default_command(self.metrics_port, self.health_port))
         self.argv = argv + list(extra_args)
         self._process: processes.Process | None = None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import ssl
 import tempfile
 import time
@@ -26,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from e2e import install, kubeconfig, pki, processes
+from e2e import install, kubeconfig, pki, ports, processes
 from e2e.cluster import Cluster
 from e2e.toolchain import Tools, ensure_tools
 
@@ -43,12 +42,6 @@ KCM_CONTROLLERS = ",".join(
 
 class ControlPlaneError(RuntimeError):
     """A component did not start; the message carries the end of its log."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ControlPlane(Cluster):
@@ -86,11 +79,11 @@ class ControlPlane(Cluster):
     def _ports(self) -> dict[str, int]:
         path = self.workdir / "ports.json"
         if path.exists():
-            ports: dict[str, int] = json.loads(path.read_text())
-            return ports
-        ports = {"etcd": _free_port(), "etcd_peer": _free_port(), "apiserver": _free_port()}
-        path.write_text(json.dumps(ports))
-        return ports
+            kept: dict[str, int] = json.loads(path.read_text())
+            return kept
+        chosen = {name: ports.free_port() for name in ("etcd", "etcd_peer", "apiserver")}
+        path.write_text(json.dumps(chosen))
+        return chosen
 
     @property
     def server(self) -> str:
@@ -226,7 +219,7 @@ class ControlPlane(Cluster):
         self.wait_apiserver()
         self.launch_controller_manager()
 
-    def processes(self) -> list[processes.Process]:
+    def programs(self) -> list[processes.Process]:
         return [self.etcd, self.apiserver, self.controller_manager]
 
     def __enter__(self) -> ControlPlane:

@@ -21,6 +21,13 @@ CAPI=$(mod_version sigs.k8s.io/cluster-api)
 cache=${IPAM_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/capi-ipam/tools}
 dir="$cache/k8s-$K8S-etcd-$ETCD-capi-$CAPI"
 mkdir -p "$dir/bin"
+# One build at a time per cache: a second caller (a test session started beside
+# `make tools`, say) waits here and then finds the programs cached.
+exec 9>"$dir/.lock"
+if ! flock -n 9; then
+  say "another build of these tools is running; waiting for it ..."
+  flock 9
+fi
 
 k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S \
  -X k8s.io/component-base/version.gitMajor=$(echo "${K8S#v}" | cut -d. -f1) \

@@ -95,7 +95,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from e2e.controlplane import ControlPlane
     cp = ControlPlane("orphan-check", install_crds=False).start()
-    print(json.dumps([p.pid for p in cp.processes()]), flush=True)
+    print(json.dumps([p.pid for p in cp.programs()]), flush=True)
     sys.stdin.readline()
     if sys.argv[1] == "exit":
         sys.exit(0)  # no stop(): the harness must clean up anyway
