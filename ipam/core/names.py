@@ -1,0 +1,73 @@
+"""IPAddress object names, ``<namePrefix>-<ip>``, and the pools whose names or ranges clash.
+
+The name is the one Metal3 IPAM gives: the canonical address with every ``.`` and ``:``
+turned into ``-``, appended to the pool's namePrefix with a ``-``, and every trailing ``-``
+stripped (``fd00::`` gives ``<prefix>-fd00``). Because the API server refuses a second object
+of the same name, the name is also the lock that keeps two writers from taking one address.
+
+That lock turns into a trap when two pools of one namespace can produce the same name (two
+pools with one namePrefix, upstream issue #1437): the second pool's claims fail on a name
+clash. :func:`prefix_collisions` finds such pairs, :func:`overlapping_pools` finds pools that
+would hand out the same address.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from itertools import combinations
+
+from ipam.core import addresses, pools
+
+_NAME_SUFFIX_CHARACTERS = re.compile(r"[0-9a-f-]*")
+
+
+def address_object_name(name_prefix: str, address: str) -> str:
+    """The IPAddress name for ``address`` (any spelling; named after its canonical text)."""
+    text = addresses.canonical_text(address) or address
+    return f"{name_prefix}-{text.replace('.', '-').replace(':', '-')}".rstrip("-")
+
+
+def prefix_collisions(pool_map: Mapping[str, pools.Pool]) -> list[tuple[str, str]]:
+    """Pairs of pool names (sorted) whose IPAddress names could be equal.
+
+    Two pools clash when they share a namePrefix, or when one prefix is the other plus
+    ``-`` and characters an address can print (``a`` with ``1.2.3.4`` and ``a-1`` with
+    ``2:3:4::`` both name ``a-1-2-3-4``). This is a conservative test on prefixes only.
+    """
+    clashes = []
+    for left, right in combinations(sorted(pool_map), 2):
+        if _prefixes_clash(pool_map[left].name_prefix, pool_map[right].name_prefix):
+            clashes.append((left, right))
+    return clashes
+
+
+def _prefixes_clash(one: str, other: str) -> bool:
+    if one == other:
+        return True
+    short, long = sorted((one, other), key=len)
+    if not long.startswith(f"{short}-"):
+        return False
+    return _NAME_SUFFIX_CHARACTERS.fullmatch(long[len(short) + 1 :]) is not None
+
+
+def overlapping_pools(pool_map: Mapping[str, pools.Pool]) -> list[tuple[str, str]]:
+    """Pairs of pool names (sorted) that produce at least one common address."""
+    return [
+        (left, right)
+        for left, right in combinations(sorted(pool_map), 2)
+        if _overlap(pool_map[left], pool_map[right])
+    ]
+
+
+def _overlap(one: pools.Pool, other: pools.Pool) -> bool:
+    left, right = list(one.regions()), list(other.regions())
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if left[i][1] < right[j][0]:
+            i += 1
+        elif right[j][1] < left[i][0]:
+            j += 1
+        else:
+            return True
+    return False

@@ -1,0 +1,387 @@
+"""The allocation decision: rule order, upstream texts, the two closed hazards, strategies."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from ipam.core import allocate, errors, ledger, pools
+
+ALICE = ledger.ClaimKey("metal3", "alice")
+BOB = ledger.ClaimKey("metal3", "bob")
+ALICE_CAPI = ledger.ClaimKey("capi", "alice")
+
+
+def pool_of(**spec: Any) -> pools.Pool:
+    return pools.Pool.from_spec({"namePrefix": "pfx", **spec})
+
+
+def book_of(*held: tuple[str, ledger.ClaimKey]) -> ledger.Ledger:
+    return ledger.Ledger(ledger.Holding(a, c, f"obj-{c.name}") for a, c in held)
+
+
+def ask(
+    pool: pools.Pool,
+    book: ledger.Ledger,
+    claim: ledger.ClaimKey = ALICE,
+    requested: str | None = None,
+    **options: Any,
+) -> allocate.Allocation:
+    return allocate.allocate(pool, book, allocate.ClaimRequest(claim, requested), **options)
+
+
+TEN = [{"start": "10.0.0.10", "end": "10.0.0.19"}]
+
+
+# -- sequential ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("used", "expected"),
+    [
+        pytest.param([], "10.0.0.10", id="empty-pool-gives-the-first-address"),
+        pytest.param(["10.0.0.10", "10.0.0.11"], "10.0.0.12", id="next-after-used"),
+        pytest.param(["10.0.0.10", "10.0.0.12"], "10.0.0.11", id="lowest-hole-first"),
+        pytest.param([f"10.0.0.{i}" for i in range(10, 19)], "10.0.0.19", id="last-one-left"),
+    ],
+)
+def test_sequential_gives_the_lowest_free_address(used: list[str], expected: str) -> None:
+    book = book_of(*((a, ledger.ClaimKey("metal3", f"c{i}")) for i, a in enumerate(used)))
+    assert ask(pool_of(pools=TEN), book).details.address == expected
+
+
+def test_entries_are_used_in_list_order_and_spill_over() -> None:
+    pool = pool_of(
+        pools=[
+            {"start": "10.0.1.5", "end": "10.0.1.6", "prefix": 24},
+            {"start": "10.0.0.1", "end": "10.0.0.9", "prefix": 16},
+        ]
+    )
+    book = book_of(("10.0.1.5", BOB), ("10.0.1.6", ledger.ClaimKey("capi", "carol")))
+    allocation = ask(pool, book)
+    assert allocation.details.address == "10.0.0.1"
+    assert allocation.details.prefix == 16
+
+
+def test_the_gateway_is_not_skipped_in_a_subnet_only_entry() -> None:
+    pool = pool_of(pools=[{"subnet": "10.0.0.0/24", "gateway": "10.0.0.1"}])
+    assert ask(pool, book_of()).details.address == "10.0.0.1"
+
+
+def test_the_allocation_carries_details_and_object_name() -> None:
+    pool = pools.Pool.from_spec(
+        {
+            "namePrefix": "pool1-prov",
+            "pools": [{"start": "192.168.0.10", "end": "192.168.0.50"}],
+            "prefix": 24,
+            "gateway": "192.168.0.1",
+            "dnsServers": ["8.8.8.8"],
+        }
+    )
+    book = book_of(*((f"192.168.0.{i}", ledger.ClaimKey("metal3", f"c{i}")) for i in range(10, 13)))
+    assert ask(pool, book) == allocate.Allocation(
+        details=pools.AddressDetails("192.168.0.13", 24, "192.168.0.1", ("8.8.8.8",)),
+        object_name="pool1-prov-192-168-0-13",
+        rebound=False,
+    )
+
+
+def test_allocate_does_not_touch_the_ledger() -> None:
+    book = book_of()
+    ask(pool_of(pools=TEN), book)
+    assert book.used == 0
+
+
+def test_a_full_pool_is_exhausted_with_the_pool_exhausted_reason() -> None:
+    book = book_of(*((f"10.0.0.{i}", ledger.ClaimKey("metal3", f"c{i}")) for i in range(10, 20)))
+    with pytest.raises(errors.PoolExhausted) as caught:
+        ask(pool_of(pools=TEN), book)
+    assert caught.value.message == "Exhausted IP Pools"
+    assert caught.value.reason == "PoolExhausted"
+
+
+def test_a_pool_without_addresses_is_exhausted() -> None:
+    with pytest.raises(errors.PoolExhausted):
+        ask(pool_of(pools=[{"end": "10.0.0.5"}]), book_of())
+
+
+def test_a_released_address_is_handed_out_again() -> None:
+    pool = pool_of(pools=TEN)
+    book = book_of(("10.0.0.10", BOB), ("10.0.0.11", ledger.ClaimKey("metal3", "carol")))
+    allocate.release(book, BOB)
+    assert ask(pool, book).details.address == "10.0.0.10"
+
+
+# -- rule 1: re-binding ----------------------------------------------------------------------
+
+
+def test_a_claim_already_recorded_is_rebound_to_its_address() -> None:
+    book = book_of(("10.0.0.15", ALICE))
+    allocation = ask(pool_of(pools=TEN), book)
+    assert allocation.rebound
+    assert allocation.details.address == "10.0.0.15"
+    assert allocation.object_name == "obj-alice"
+
+
+@pytest.mark.parametrize(
+    ("spec", "requested"),
+    [
+        pytest.param({"pools": TEN}, "10.0.0.300", id="even-with-a-garbage-annotation"),
+        pytest.param({"pools": TEN, "preAllocations": {"alice": "10.0.0.11"}}, None, id="prealloc"),
+        pytest.param({"pools": []}, None, id="even-when-the-pool-no-longer-holds-it"),
+    ],
+)
+def test_rebinding_comes_before_every_other_rule(spec: dict[str, Any], requested: str) -> None:
+    allocation = ask(pool_of(**spec), book_of(("10.0.0.15", ALICE)), requested=requested)
+    assert allocation.rebound
+    assert allocation.details.address == "10.0.0.15"
+
+
+def test_rebinding_is_by_kind_and_name() -> None:
+    allocation = ask(pool_of(pools=TEN), book_of(("10.0.0.15", ALICE)), claim=ALICE_CAPI)
+    assert not allocation.rebound
+    assert allocation.details.address == "10.0.0.10"
+
+
+# -- rules 2 to 5: annotation and pre-allocation ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "held", "requested", "error"),
+    [
+        pytest.param(
+            {"pools": TEN}, [], "10.0.0.300", errors.InvalidAnnotation, id="bad-annotation"
+        ),
+        pytest.param({"pools": TEN}, [], " 10.0.0.1", errors.InvalidAnnotation, id="padded"),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.12"}},
+            [],
+            "10.0.0.13",
+            errors.PreAllocationConflict,
+            id="pre-allocation-and-annotation-disagree",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.12"}},
+            [],
+            "garbage",
+            errors.InvalidAnnotation,
+            id="bad-annotation-checked-before-pre-allocation",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.1.1"}},
+            [],
+            None,
+            errors.PreAllocationOutOfBounds,
+            id="pre-allocation-outside-every-entry",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.12"}},
+            [("10.0.0.12", BOB)],
+            None,
+            errors.PreAllocationTaken,
+            id="pre-allocation-held-by-another-claim",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.12"}},
+            [("10.0.0.12", ALICE_CAPI)],
+            None,
+            errors.PreAllocationTaken,
+            id="pre-allocation-held-by-the-other-kind",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.1234"}},
+            [],
+            None,
+            errors.PreAllocationInvalid,
+            id="pre-allocation-not-an-ip",
+        ),
+        pytest.param(
+            {"pools": TEN},
+            [],
+            "10.0.1.1",
+            errors.RequestedIPOutOfBounds,
+            id="requested-outside-every-entry",
+        ),
+        pytest.param(
+            {"pools": TEN},
+            [("10.0.0.12", BOB)],
+            "10.0.0.12",
+            errors.RequestedIPNotAvailable,
+            id="requested-held",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"bob": "10.0.0.12"}},
+            [],
+            "10.0.0.12",
+            errors.RequestedIPNotAvailable,
+            id="requested-pre-allocated-to-another-name",
+        ),
+    ],
+)
+def test_annotation_and_pre_allocation_failures(
+    spec: dict[str, Any],
+    held: list[tuple[str, ledger.ClaimKey]],
+    requested: str | None,
+    error: type[errors.IPAMError],
+) -> None:
+    with pytest.raises(error) as caught:
+        ask(pool_of(**spec), book_of(*held), requested=requested)
+    assert caught.value.reason == "AllocationFailed"
+
+
+def test_the_invalid_annotation_text_quotes_the_value() -> None:
+    with pytest.raises(errors.InvalidAnnotation, match='"nope": not a valid IP address'):
+        ask(pool_of(pools=TEN), book_of(), requested="nope")
+
+
+@pytest.mark.parametrize(
+    ("spec", "held", "requested", "options", "expected"),
+    [
+        pytest.param({"pools": TEN}, [], "", {}, "10.0.0.10", id="empty-annotation-is-absent"),
+        pytest.param({"pools": TEN}, [], "10.0.0.17", {}, "10.0.0.17", id="requested-free"),
+        pytest.param(
+            {"pools": [{"subnet": "fd00::/64"}]},
+            [],
+            "FD00::ABCD:0:0:1",
+            {},
+            "fd00::abcd:0:0:1",
+            id="requested-canonicalised",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"alice": "10.0.0.12"}},
+            [],
+            None,
+            {},
+            "10.0.0.12",
+            id="pre-allocated",
+        ),
+        pytest.param(
+            {"pools": [{"subnet": "fd00::/64"}], "preAllocations": {"alice": "fd00::0005"}},
+            [],
+            "FD00:0::5",
+            {},
+            "fd00::5",
+            id="pre-allocation-and-annotation-agree-by-value",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"bob": "10.0.0.12"}},
+            [],
+            "10.0.0.12",
+            {"deleting": True},
+            "10.0.0.12",
+            id="requested-pre-allocated-to-another-while-deleting",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"bob": "10.0.0.10", "carol": "10.0.0.11"}},
+            [],
+            None,
+            {},
+            "10.0.0.12",
+            id="dynamic-skips-pre-allocated",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"bob": "10.0.0.10"}},
+            [],
+            None,
+            {"deleting": True},
+            "10.0.0.10",
+            id="dynamic-takes-pre-allocated-while-deleting",
+        ),
+        pytest.param(
+            {"pools": TEN, "preAllocations": {"bob": "10.0.0.10"}},
+            [("10.0.0.11", BOB)],
+            None,
+            {},
+            "10.0.0.12",
+            id="pre-allocated-address-stays-reserved-even-if-its-claim-holds-another",
+        ),
+    ],
+)
+def test_granted_addresses(
+    spec: dict[str, Any],
+    held: list[tuple[str, ledger.ClaimKey]],
+    requested: str | None,
+    options: dict[str, Any],
+    expected: str,
+) -> None:
+    allocation = ask(pool_of(**spec), book_of(*held), requested=requested, **options)
+    assert allocation.details.address == expected
+    assert not allocation.rebound
+
+
+def test_a_pre_allocated_address_carries_the_details_of_its_entry() -> None:
+    pool = pool_of(
+        prefix=16,
+        pools=[{"subnet": "10.0.0.0/24"}, {"subnet": "10.0.1.0/24", "prefix": 24}],
+        preAllocations={"alice": "10.0.1.9"},
+    )
+    assert ask(pool, book_of()).details.prefix == 24
+
+
+@pytest.mark.parametrize("prefix", [-1, 129])
+def test_a_prefix_outside_0_to_128_is_refused(prefix: int) -> None:
+    with pytest.raises(errors.InvalidPrefix):
+        ask(pool_of(pools=[{**TEN[0], "prefix": prefix}]), book_of(), claim=ALICE_CAPI)
+
+
+# -- random ----------------------------------------------------------------------------------
+
+
+def test_random_picks_every_free_address_of_the_first_entry_with_room() -> None:
+    pool = pool_of(
+        allocationStrategy="random",
+        pools=[{"start": "10.0.0.1", "end": "10.0.0.2"}, *TEN, {"subnet": "10.1.0.0/16"}],
+        preAllocations={"bob": "10.0.0.13"},
+    )
+    book = book_of(("10.0.0.1", BOB), ("10.0.0.2", ALICE_CAPI), ("10.0.0.11", BOB))
+    rng = random.Random(7)
+    seen = Counter(ask(pool, book, rng=rng).details.address for _ in range(2000))
+    expected = {f"10.0.0.{i}" for i in range(10, 20)} - {"10.0.0.11", "10.0.0.13"}
+    assert set(seen) == expected
+    assert min(seen.values()) > 2000 / len(expected) / 2
+
+
+def test_random_finds_the_single_free_address_of_a_dense_entry() -> None:
+    pool = pool_of(allocationStrategy="random", pools=[{"subnet": "10.0.0.0/22"}])
+    book = book_of(*((f"10.0.{i // 256}.{i % 256}", BOB) for i in range(1, 1024) if i != 700))
+    rng = random.Random(1)
+    assert {ask(pool, book, rng=rng).details.address for _ in range(20)} == {"10.0.2.188"}
+
+
+def test_random_works_in_an_unbounded_entry() -> None:
+    pool = pool_of(allocationStrategy="random", pools=[{"start": "fd00::"}])
+    allocation = ask(pool, book_of(), rng=random.Random(3))
+    assert pool.contains(allocation.details.address)
+
+
+def test_random_is_exhausted_like_sequential() -> None:
+    pool = pool_of(allocationStrategy="random", pools=[{"subnet": "10.0.0.0/30"}])
+    book = book_of(("10.0.0.1", BOB), ("10.0.0.2", BOB), ("10.0.0.3", BOB))
+    with pytest.raises(errors.PoolExhausted):
+        ask(pool, book)
+
+
+# -- cost ------------------------------------------------------------------------------------
+
+
+def test_a_requested_address_deep_in_an_ipv6_slash_64_is_found_by_arithmetic() -> None:
+    pool = pool_of(pools=[{"subnet": "fd00::/64"}, {"start": "fd01::"}])
+    started = time.perf_counter()
+    for _ in range(100):
+        with pytest.raises(errors.RequestedIPOutOfBounds):
+            ask(pool, book_of(), requested="fc00::1")
+        ask(pool, book_of(), requested="fd01:ffff::1")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_next_free_address_after_a_long_run_is_one_lookup() -> None:
+    pool = pool_of(pools=[{"subnet": "fd00::/64"}])
+    book = ledger.Ledger()
+    for i in range(1, 5001):
+        book.add(ledger.Holding(f"fd00::{i:x}", ledger.ClaimKey("capi", f"c{i}"), "x"))
+    assert len(book.used_keys) == 1
+    assert ask(pool, book).details.address == "fd00::1389"

@@ -1,0 +1,113 @@
+"""The error tree: exact user-visible texts and condition reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ipam.core import errors
+
+CATALOGUE = [
+    pytest.param(
+        errors.InvalidAnnotation("10.0.0.300"),
+        'Invalid ipAddress annotation "10.0.0.300": not a valid IP address',
+        "AllocationFailed",
+        id="invalid-annotation",
+    ),
+    pytest.param(
+        errors.PreAllocationConflict(),
+        "PreAllocation and requested ip address are conflicting",
+        "AllocationFailed",
+        id="pre-allocation-conflict",
+    ),
+    pytest.param(
+        errors.PreAllocationInvalid("x"),
+        'Invalid pre-allocated IP "x": not a valid IP address',
+        "AllocationFailed",
+        id="pre-allocation-invalid",
+    ),
+    pytest.param(
+        errors.RequestedIPNotAvailable(),
+        "Requested IP not available",
+        "AllocationFailed",
+        id="requested-ip-not-available",
+    ),
+    pytest.param(
+        errors.PreAllocationOutOfBounds(),
+        "Pre-allocated IP out of bounds",
+        "AllocationFailed",
+        id="pre-allocation-out-of-bounds",
+    ),
+    pytest.param(
+        errors.PoolExhausted(), "Exhausted IP Pools", "PoolExhausted", id="pool-exhausted"
+    ),
+    pytest.param(
+        errors.InvalidPrefix(),
+        "Invalid prefix value, it must be between 0 and 128",
+        "AllocationFailed",
+        id="invalid-prefix",
+    ),
+    pytest.param(
+        errors.CreateFailed(),
+        "Failed to create associated IPAddress object",
+        "AllocationFailed",
+        id="create-failed",
+    ),
+    pytest.param(
+        errors.GetFailed(),
+        "Failed to get associated IPAddress object",
+        "AllocationFailed",
+        id="get-failed",
+    ),
+    pytest.param(
+        errors.DeleteFailed(),
+        "Failed to delete associated IPAddress object",
+        "AllocationFailed",
+        id="delete-failed",
+    ),
+    pytest.param(
+        errors.RequestedIPOutOfBounds(),
+        "Requested IP out of bounds",
+        "AllocationFailed",
+        id="requested-ip-out-of-bounds",
+    ),
+    pytest.param(
+        errors.PreAllocationTaken(),
+        "Pre-allocated IP is held by another claim",
+        "AllocationFailed",
+        id="pre-allocation-taken",
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "text", "reason"), CATALOGUE)
+def test_each_error_carries_its_exact_text_and_reason(
+    error: errors.IPAMError, text: str, reason: str
+) -> None:
+    assert error.message == text
+    assert str(error) == text
+    assert error.reason == reason
+
+
+@pytest.mark.parametrize(("error", "text", "reason"), CATALOGUE)
+def test_each_error_is_an_ipam_error(error: errors.IPAMError, text: str, reason: str) -> None:
+    assert isinstance(error, errors.IPAMError)
+    with pytest.raises(errors.IPAMError, match=r".+"):
+        raise error
+
+
+def test_every_error_class_is_in_the_catalogue() -> None:
+    listed = {type(param.values[0]) for param in CATALOGUE}
+    assert set(errors.IPAMError.__subclasses__()) == listed
+
+
+def test_invalid_annotation_keeps_the_offending_value() -> None:
+    assert errors.InvalidAnnotation("garbage").value == "garbage"
+
+
+def test_field_errors_are_frozen_facts_compared_by_value() -> None:
+    error = errors.FieldError("spec.pools[0].end", "is before start")
+    assert error == errors.FieldError("spec.pools[0].end", "is before start")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        error.path = "spec"  # type: ignore[misc]

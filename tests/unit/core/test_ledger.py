@@ -1,0 +1,145 @@
+"""The ledger: holdings of both claim kinds, indexed both ways, anomalies kept in sight."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipam.core import addresses, ledger
+
+ALICE = ledger.ClaimKey("metal3", "alice")
+BOB = ledger.ClaimKey("metal3", "bob")
+ALICE_CAPI = ledger.ClaimKey("capi", "alice")
+
+
+def holding(address: str, claim: ledger.ClaimKey) -> ledger.Holding:
+    return ledger.Holding(address, claim, f"pfx-{address.replace('.', '-').replace(':', '-')}")
+
+
+def test_an_added_holding_is_found_by_address_and_by_claim() -> None:
+    book = ledger.Ledger()
+    held = holding("10.0.0.1", ALICE)
+    book.add(held)
+    assert book.held_by(ALICE) == held
+    assert book.holder_of("10.0.0.1") == held
+    assert book.is_used("10.0.0.1")
+    assert book.used == 1
+    assert addresses.key_of("10.0.0.1") in book.used_keys
+
+
+def test_adding_the_same_holding_twice_changes_nothing() -> None:
+    book = ledger.Ledger()
+    book.add(holding("10.0.0.1", ALICE))
+    book.add(holding("10.0.0.1", ALICE))
+    assert book.used == 1
+    assert len(book) == 1
+    assert book.conflicts() == []
+
+
+def test_a_second_claim_on_an_address_is_a_conflict_not_an_overwrite() -> None:
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    assert book.holder_of("10.0.0.1") == first
+    assert book.held_by(BOB) == second
+    assert book.conflicts() == [(first, second)]
+    assert book.used == 1
+    assert len(book) == 2
+
+
+def test_removing_the_first_holder_of_a_conflict_keeps_the_address_used() -> None:
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    book.remove("10.0.0.1", ALICE)
+    assert book.holder_of("10.0.0.1") == second
+    assert book.is_used("10.0.0.1")
+    assert addresses.key_of("10.0.0.1") in book.used_keys
+    assert book.conflicts() == []
+
+
+def test_metal3_and_capi_claims_of_one_name_are_different_claims() -> None:
+    metal3, capi = holding("10.0.0.1", ALICE), holding("10.0.0.2", ALICE_CAPI)
+    book = ledger.Ledger([metal3, capi])
+    assert book.held_by(ALICE) == metal3
+    assert book.held_by(ALICE_CAPI) == capi
+    assert book.used == 2
+
+
+def test_both_kinds_on_one_address_are_a_conflict() -> None:
+    book = ledger.Ledger([holding("10.0.0.1", ALICE), holding("10.0.0.1", ALICE_CAPI)])
+    assert len(book.conflicts()) == 1
+
+
+def test_a_claim_holding_two_addresses_is_reported() -> None:
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.2", ALICE)
+    book = ledger.Ledger([first, second])
+    assert book.held_by(ALICE) == first
+    assert book.claims_holding_several() == [(first, second)]
+    assert book.used == 2
+
+
+def test_a_removed_address_is_free_again() -> None:
+    book = ledger.Ledger([holding("10.0.0.1", ALICE)])
+    book.remove("10.0.0.1", ALICE)
+    assert not book.is_used("10.0.0.1")
+    assert book.held_by(ALICE) is None
+    assert book.used == 0
+    assert not book.used_keys
+
+
+@pytest.mark.parametrize(
+    ("address", "claim"),
+    [
+        pytest.param("10.0.0.2", ALICE, id="other-address"),
+        pytest.param("10.0.0.1", BOB, id="other-claim"),
+        pytest.param("garbage", ALICE, id="garbage-address"),
+    ],
+)
+def test_removing_what_is_not_held_changes_nothing(address: str, claim: ledger.ClaimKey) -> None:
+    book = ledger.Ledger([holding("10.0.0.1", ALICE)])
+    book.remove(address, claim)
+    assert book.held_by(ALICE) is not None
+    assert book.used == 1
+
+
+def test_addresses_are_compared_by_value_not_by_spelling() -> None:
+    book = ledger.Ledger([ledger.Holding("FD00:0::1", ALICE, "pfx-fd00--1")])
+    assert book.is_used("fd00::1")
+    held = book.held_by(ALICE)
+    assert held is not None
+    assert held.address == "fd00::1"
+    book.remove("fd00:0:0:0:0:0:0:1", ALICE)
+    assert book.used == 0
+
+
+def test_an_unparsable_address_is_recorded_but_takes_no_key() -> None:
+    book = ledger.Ledger([ledger.Holding("not-an-ip", ALICE, "pfx-x")])
+    assert book.is_used("not-an-ip")
+    assert book.used == 1
+    assert not book.used_keys
+
+
+def test_release_forgets_every_address_of_a_claim() -> None:
+    book = ledger.Ledger([holding("10.0.0.1", ALICE), holding("10.0.0.2", ALICE)])
+    released = book.release(ALICE)
+    assert [h.address for h in released] == ["10.0.0.1", "10.0.0.2"]
+    assert book.used == 0
+
+
+def test_holdings_lists_every_holding_including_conflicts() -> None:
+    everything = [holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB), holding("10.0.0.3", ALICE)]
+    assert sorted(ledger.Ledger(everything).holdings(), key=repr) == sorted(everything, key=repr)
+
+
+def test_a_changed_object_name_replaces_the_old_one() -> None:
+    book = ledger.Ledger([ledger.Holding("10.0.0.1", ALICE, "old")])
+    book.add(ledger.Holding("10.0.0.1", ALICE, "new"))
+    held = book.held_by(ALICE)
+    assert held is not None
+    assert held.object_name == "new"
+    assert len(book) == 1
+
+
+def test_copy_is_independent() -> None:
+    book = ledger.Ledger([holding("10.0.0.1", ALICE)])
+    twin = book.copy()
+    twin.remove("10.0.0.1", ALICE)
+    assert book.is_used("10.0.0.1")

@@ -1,0 +1,91 @@
+"""IPAddress names as Metal3 makes them, and pools whose names or ranges clash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ipam.core import names, pools
+
+
+@pytest.mark.parametrize(
+    ("prefix", "address", "expected"),
+    [
+        pytest.param("pool1-prov", "192.168.0.13", "pool1-prov-192-168-0-13", id="ipv4"),
+        pytest.param("pfx", "fd00::1", "pfx-fd00--1", id="ipv6-double-colon-gives-two-dashes"),
+        pytest.param("pfx", "fd00::", "pfx-fd00", id="ipv6-trailing-double-colon-trimmed"),
+        pytest.param("pfx", "::", "pfx", id="ipv6-unspecified-trims-to-the-prefix"),
+        pytest.param("pfx", "::1", "pfx---1", id="ipv6-leading-double-colon"),
+        pytest.param("pfx", "FD00:0::0001", "pfx-fd00--1", id="named-after-canonical-text"),
+        pytest.param("pfx", "::ffff:102:304", "pfx-1-2-3-4", id="ipv4-mapped-named-dotted"),
+        pytest.param("pfx-", "fd00::", "pfx--fd00", id="prefix-ending-in-dash-kept-inside"),
+        pytest.param("pfx--", "::", "pfx", id="every-trailing-dash-stripped"),
+    ],
+)
+def test_object_names_follow_metal3(prefix: str, address: str, expected: str) -> None:
+    assert names.address_object_name(prefix, address) == expected
+
+
+def test_two_families_can_print_the_same_name() -> None:
+    assert names.address_object_name("a", "1.2.3.4") == names.address_object_name("a", "1:2:3:4::")
+
+
+def pool_map(**specs: dict[str, Any]) -> dict[str, pools.Pool]:
+    return {name: pools.Pool.from_spec(spec) for name, spec in specs.items()}
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "expected"),
+    [
+        pytest.param({"p1": "same", "p2": "same"}, [("p1", "p2")], id="identical-prefixes"),
+        pytest.param({"p1": "a", "p2": "a-1"}, [("p1", "p2")], id="prefix-plus-address-chars"),
+        pytest.param({"p1": "a-1", "p2": "a"}, [("p1", "p2")], id="order-does-not-matter"),
+        pytest.param({"p1": "a", "p2": "a-f0--"}, [("p1", "p2")], id="hex-and-dashes"),
+        pytest.param({"p1": "cluster", "p2": "cluster-prov"}, [], id="non-hex-suffix-is-safe"),
+        pytest.param({"p1": "a", "p2": "ab"}, [], id="no-dash-is-safe"),
+        pytest.param({"p1": "a", "p2": "b"}, [], id="different"),
+        pytest.param(
+            {"p1": "x", "p2": "x", "p3": "x"},
+            [("p1", "p2"), ("p1", "p3"), ("p2", "p3")],
+            id="every-pair",
+        ),
+    ],
+)
+def test_prefix_collisions_find_pools_that_could_share_a_name(
+    prefixes: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    found = names.prefix_collisions(pool_map(**{n: {"namePrefix": p} for n, p in prefixes.items()}))
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        pytest.param([{"subnet": "10.0.0.0/24"}], [{"subnet": "10.0.1.0/24"}], False, id="apart"),
+        pytest.param(
+            [{"start": "10.0.0.1", "end": "10.0.0.9"}],
+            [{"start": "10.0.0.10", "end": "10.0.0.20"}],
+            False,
+            id="adjacent-is-not-overlapping",
+        ),
+        pytest.param(
+            [{"subnet": "10.0.0.0/24"}],
+            [{"start": "10.0.0.255"}],
+            True,
+            id="broadcast-shared",
+        ),
+        pytest.param(
+            [{"subnet": "10.0.0.0/24"}, {"subnet": "fd00::/64"}],
+            [{"start": "fd00::ffff", "end": "fd00::1:0"}],
+            True,
+            id="second-entry-overlaps",
+        ),
+        pytest.param([{"end": "10.0.0.9"}], [{"subnet": "10.0.0.0/24"}], False, id="empty-entry"),
+    ],
+)
+def test_overlapping_pools_share_an_address(
+    first: list[dict[str, str]], second: list[dict[str, str]], overlap: bool
+) -> None:
+    found = names.overlapping_pools(pool_map(a={"pools": first}, b={"pools": second}))
+    assert found == ([("a", "b")] if overlap else [])

@@ -1,0 +1,425 @@
+"""Admission rules: every field error at once, and a webhook that agrees with the allocator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ipam.core import errors, pools, validation
+
+VALID = {
+    "namePrefix": "pool1-prov",
+    "pools": [{"start": "192.168.0.10", "end": "192.168.0.50", "subnet": "192.168.0.0/24"}],
+    "prefix": 24,
+    "gateway": "192.168.0.1",
+    "dnsServers": ["8.8.8.8"],
+    "preAllocations": {"machine-0": "192.168.0.20"},
+    "allocationStrategy": "sequential",
+}
+
+
+def spec_with(**changes: Any) -> dict[str, Any]:
+    return {**VALID, **changes}
+
+
+def entry(**fields: Any) -> dict[str, Any]:
+    return spec_with(pools=[fields], preAllocations={})
+
+
+def paths(found: list[errors.FieldError]) -> list[str]:
+    return [error.path for error in found]
+
+
+def test_a_valid_pool_has_no_errors() -> None:
+    assert validation.validate_pool(VALID) == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"namePrefix": "p"}, id="only-the-name-prefix"),
+        pytest.param(
+            spec_with(allocationStrategy="random", pools=[{"start": "fd00::"}], preAllocations={}),
+            id="random-on-an-unbounded-entry",
+        ),
+        pytest.param(entry(subnet="fd00::/64"), id="random-or-not-ipv6-slash-64"),
+        pytest.param(entry(subnet="10.0.0.0/24", end="10.0.0.9"), id="subnet-with-end"),
+        pytest.param(entry(start="10.0.0.9", end="10.0.0.9"), id="single-address"),
+        pytest.param(spec_with(namePrefix="a.b-c-"), id="name-prefix-with-dots-and-dash"),
+        pytest.param(spec_with(allocationStrategy=""), id="empty-strategy-is-defaulted"),
+        pytest.param(spec_with(prefix=0), id="zero-prefix"),
+        pytest.param(entry(subnet="fd00::/64", prefix=64), id="ipv6-prefix"),
+    ],
+)
+def test_pools_that_must_be_accepted(spec: dict[str, Any]) -> None:
+    assert validation.validate_pool(spec) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "words"),
+    [
+        pytest.param(spec_with(namePrefix=""), "spec.namePrefix", "required", id="no-prefix"),
+        pytest.param(
+            spec_with(namePrefix="Pool"), "spec.namePrefix", "object names", id="upper-case"
+        ),
+        pytest.param(
+            spec_with(namePrefix="-pool"), "spec.namePrefix", "object names", id="leading-dash"
+        ),
+        pytest.param(
+            spec_with(namePrefix="pool."), "spec.namePrefix", "object names", id="trailing-dot"
+        ),
+        pytest.param(
+            spec_with(namePrefix="a_b"), "spec.namePrefix", "object names", id="underscore"
+        ),
+        pytest.param(
+            spec_with(namePrefix="a" * 214), "spec.namePrefix", "at most 213", id="too-long"
+        ),
+        pytest.param(
+            spec_with(allocationStrategy="lowest"),
+            "spec.allocationStrategy",
+            "one of",
+            id="unknown-strategy",
+        ),
+        pytest.param(spec_with(gateway="10.0.0.256"), "spec.gateway", "not a valid IP", id="gw"),
+        pytest.param(
+            spec_with(dnsServers=["8.8.8.8", "dns"]),
+            "spec.dnsServers[1]",
+            "not a valid IP",
+            id="dns",
+        ),
+        pytest.param(spec_with(prefix=129), "spec.prefix", "between 0 and 128", id="prefix-129"),
+        pytest.param(spec_with(prefix=-1), "spec.prefix", "between 0 and 128", id="prefix-neg"),
+        pytest.param(spec_with(prefix="24"), "spec.prefix", "integer", id="prefix-not-int"),
+        pytest.param(
+            spec_with(prefix=33), "spec.prefix", "IPv4 entries inherit", id="prefix-beyond-ipv4"
+        ),
+        pytest.param(
+            spec_with(pools="10.0.0.0/24", preAllocations={}),
+            "spec.pools",
+            "must be a list",
+            id="pools-not-list",
+        ),
+        pytest.param(entry(), "spec.pools[0]", "at least one of", id="entry-with-no-bounds"),
+        pytest.param(entry(prefix=24), "spec.pools[0]", "at least one of", id="only-a-prefix"),
+        pytest.param(entry(start="10.0.0.1.1"), "spec.pools[0].start", "not a valid IP", id="s"),
+        pytest.param(
+            entry(start="10.0.0.1", end="x"), "spec.pools[0].end", "not a valid IP", id="end"
+        ),
+        pytest.param(entry(subnet="10.0.0.0/33"), "spec.pools[0].subnet", "CIDR", id="bad-subnet"),
+        pytest.param(
+            entry(start="10.0.0.9", end="10.0.0.1"),
+            "spec.pools[0].end",
+            "before start",
+            id="start-after-end",
+        ),
+        pytest.param(
+            entry(end="10.0.0.9"), "spec.pools[0]", "only end", id="end-only-produces-nothing"
+        ),
+        pytest.param(
+            entry(start="10.0.1.1", subnet="10.0.0.0/24"),
+            "spec.pools[0].start",
+            "outside subnet",
+            id="start-outside-subnet",
+        ),
+        pytest.param(
+            entry(start="10.0.1.1", end="10.0.1.9", subnet="10.0.0.0/24"),
+            "spec.pools[0].start",
+            "outside subnet",
+            id="start-end-outside-subnet",
+        ),
+        pytest.param(
+            entry(subnet="10.0.0.1/32"),
+            "spec.pools[0]",
+            "produces no addresses",
+            id="subnet-only-slash-32",
+        ),
+        pytest.param(
+            entry(start="10.0.0.1", end="fd00::1"),
+            "spec.pools[0]",
+            "one IP family",
+            id="mixed-families",
+        ),
+        pytest.param(
+            entry(subnet="10.0.0.0/24", prefix=64),
+            "spec.pools[0].prefix",
+            "longest IPv4",
+            id="entry-prefix-beyond-ipv4",
+        ),
+        pytest.param(
+            entry(subnet="10.0.0.0/24", gateway="gw"),
+            "spec.pools[0].gateway",
+            "not a valid IP",
+            id="entry-gateway",
+        ),
+        pytest.param(
+            entry(subnet="10.0.0.0/24", dnsServers=["1.1.1.1", "x"]),
+            "spec.pools[0].dnsServers[1]",
+            "not a valid IP",
+            id="entry-dns",
+        ),
+        pytest.param(
+            spec_with(pools=["10.0.0.0/24"], preAllocations={}),
+            "spec.pools[0]",
+            "object",
+            id="entry-not-object",
+        ),
+        pytest.param(
+            spec_with(preAllocations={"m": "10.0.0.300"}),
+            "spec.preAllocations[m]",
+            "not a valid IP",
+            id="pre-allocation-not-an-ip",
+        ),
+        pytest.param(
+            spec_with(preAllocations={"m": "192.168.0.60"}),
+            "spec.preAllocations[m]",
+            "is out of bounds of the pools given",
+            id="pre-allocation-outside",
+        ),
+        pytest.param(
+            spec_with(preAllocations={"a": "192.168.0.20", "b": "192.168.0.20"}),
+            "spec.preAllocations[b]",
+            "already pre-allocated to claim a",
+            id="duplicate-pre-allocation",
+        ),
+        pytest.param(
+            spec_with(
+                pools=[{"subnet": "fd00::/64"}],
+                preAllocations={"a": "fd00::5", "b": "FD00:0::0005"},
+            ),
+            "spec.preAllocations[b]",
+            "already pre-allocated to claim a",
+            id="duplicate-pre-allocation-compared-by-value",
+        ),
+        pytest.param(
+            spec_with(preAllocations=["a"]), "spec.preAllocations", "map", id="pre-alloc-not-map"
+        ),
+    ],
+)
+def test_pool_rules(spec: dict[str, Any], path: str, words: str) -> None:
+    found = validation.validate_pool(spec)
+    assert [error.path for error in found] == [path], found
+    assert words in found[0].message
+
+
+def test_bounds_is_spelled_bounds_not_bonds() -> None:
+    found = validation.validate_pool(spec_with(preAllocations={"m": "10.9.9.9"}))
+    assert "bonds" not in found[0].message
+    assert found[0].message.endswith("is out of bounds of the pools given")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    spec = {
+        "namePrefix": "Bad",
+        "gateway": "x",
+        "pools": [{"end": "10.0.0.1"}, {"start": "10.0.0.9", "end": "10.0.0.1"}],
+        "preAllocations": {"m": "10.1.1.1"},
+    }
+    assert paths(validation.validate_pool(spec)) == [
+        "spec.namePrefix",
+        "spec.gateway",
+        "spec.pools[0]",
+        "spec.pools[1].end",
+        "spec.preAllocations[m]",
+    ]
+
+
+def test_a_spec_that_is_not_an_object_is_one_error() -> None:
+    assert paths(validation.validate_pool("nope")) == ["spec"]  # type: ignore[arg-type]
+
+
+# -- the webhook and the allocator agree ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry_fields", "address"),
+    [
+        pytest.param({"subnet": "10.0.0.0/24", "end": "10.0.0.9"}, "10.0.0.200", id="subnet-end"),
+        pytest.param({"subnet": "10.0.0.0/24", "end": "10.0.0.9"}, "10.0.0.0", id="network"),
+        pytest.param({"subnet": "10.0.0.0/24"}, "10.0.0.255", id="broadcast"),
+        pytest.param(
+            {"start": "10.0.0.250", "end": "10.0.1.9", "subnet": "10.0.0.0/24"},
+            "10.0.1.5",
+            id="end-beyond-subnet",
+        ),
+        pytest.param({"start": "10.0.0.9", "end": "10.0.0.19"}, "10.0.0.19", id="inclusive-end"),
+        pytest.param({"start": "10.0.0.9"}, "255.255.255.255", id="start-only"),
+        pytest.param({"start": "fd00::"}, "ffff::1", id="start-only-ipv6"),
+    ],
+)
+def test_validation_accepts_a_pre_allocation_exactly_when_the_allocator_can_give_it(
+    entry_fields: dict[str, str], address: str
+) -> None:
+    spec = spec_with(pools=[entry_fields], preAllocations={"m": address})
+    accepted = validation.validate_pool(spec) == []
+    assert accepted == pools.Pool.from_spec(spec).contains(address)
+
+
+# -- update rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "message"),
+    [
+        pytest.param({"namePrefix": "other"}, "spec.namePrefix", "cannot be modified", id="prefix"),
+        pytest.param(
+            {"allocationStrategy": "random"},
+            "spec.allocationStrategy",
+            "cannot be modified after creation",
+            id="strategy",
+        ),
+    ],
+)
+def test_immutable_pool_fields(changes: dict[str, Any], path: str, message: str) -> None:
+    found = validation.validate_pool(spec_with(**changes), old_spec=VALID)
+    assert found == [errors.FieldError(path, message)]
+
+
+def test_an_empty_strategy_is_the_same_as_sequential_on_update() -> None:
+    old = {k: v for k, v in VALID.items() if k != "allocationStrategy"}
+    assert validation.validate_pool(VALID, old_spec=old) == []
+
+
+def test_addresses_in_use_must_stay_inside_the_new_entries() -> None:
+    shrunk = spec_with(pools=[{"start": "192.168.0.10", "end": "192.168.0.30"}])
+    old_status = {"indexes": {"machine-0": "192.168.0.20", "machine-1": "192.168.0.40"}}
+    found = validation.validate_pool(shrunk, old_spec=VALID, old_status=old_status)
+    assert found == [
+        errors.FieldError(
+            "spec.pools",
+            "192.168.0.40 of claim machine-1 is in use but is out of bounds of the pools given",
+        )
+    ]
+
+
+def test_a_problem_of_a_new_rule_the_old_spec_had_does_not_block_an_edit() -> None:
+    old = spec_with(pools=[{"end": "10.0.0.9"}, *VALID["pools"]])
+    edited = {**old, "gateway": "192.168.0.254"}
+    assert validation.validate_pool(edited, old_spec=old) == []
+    assert paths(validation.validate_pool(edited)) == ["spec.pools[0]"]
+
+
+def test_an_upstream_rule_is_enforced_on_update_even_if_the_old_spec_broke_it() -> None:
+    old = spec_with(pools=[{"start": "10.0.0.9", "end": "10.0.0.1"}], preAllocations={})
+    assert paths(validation.validate_pool(old, old_spec=old)) == ["spec.pools[0].end"]
+
+
+# -- IPClaim ----------------------------------------------------------------------------------
+
+
+def claim(pool: dict[str, Any] | None = None, annotation: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "c"}
+    if annotation is not None:
+        metadata["annotations"] = {"ipAddress": annotation}
+    return {"metadata": metadata, "spec": {"pool": {"name": "pool1"} if pool is None else pool}}
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        pytest.param(claim(), [], id="valid"),
+        pytest.param(claim(annotation="10.0.0.5"), [], id="valid-annotation"),
+        pytest.param(claim(annotation=""), [], id="empty-annotation-ignored"),
+        pytest.param(claim(pool={}), ["spec.pool.name"], id="no-pool-name"),
+        pytest.param(
+            claim(annotation="10.0.0.500"), ["metadata.annotations[ipAddress]"], id="bad-ip"
+        ),
+        pytest.param(
+            claim(pool={"name": ""}, annotation="x"),
+            ["spec.pool.name", "metadata.annotations[ipAddress]"],
+            id="both-at-once",
+        ),
+        pytest.param({}, ["spec.pool.name"], id="empty-object"),
+    ],
+)
+def test_claim_rules(obj: dict[str, Any], expected: list[str]) -> None:
+    assert paths(validation.validate_claim(obj)) == expected
+
+
+@pytest.mark.parametrize(
+    ("new_pool", "expected"),
+    [
+        pytest.param({"name": "pool1"}, [], id="unchanged"),
+        pytest.param({"name": "pool2"}, ["spec.pool.name"], id="name"),
+        pytest.param({"name": "pool1", "namespace": "x"}, ["spec.pool.namespace"], id="namespace"),
+        pytest.param({"name": "pool1", "kind": "IPPool"}, ["spec.pool.kind"], id="kind"),
+        pytest.param({"name": "pool1", "apiVersion": "v9"}, [], id="other-fields-may-change"),
+    ],
+)
+def test_claim_pool_reference_cannot_be_modified(
+    new_pool: dict[str, Any], expected: list[str]
+) -> None:
+    found = validation.validate_claim(claim(pool=new_pool), old=claim())
+    assert paths(found) == expected
+    assert all(error.message == "cannot be modified" for error in found)
+
+
+def test_a_claim_annotation_is_revalidated_on_update() -> None:
+    found = validation.validate_claim(claim(annotation="nope"), old=claim())
+    assert paths(found) == ["metadata.annotations[ipAddress]"]
+
+
+# -- IPAddress --------------------------------------------------------------------------------
+
+
+def address(**spec: Any) -> dict[str, Any]:
+    base = {
+        "address": "10.0.0.5",
+        "pool": {"name": "pool1"},
+        "claim": {"name": "c"},
+        "prefix": 24,
+        "gateway": "10.0.0.1",
+        "dnsServers": ["8.8.8.8"],
+    }
+    return {"metadata": {"name": "pool1-10-0-0-5"}, "spec": {**base, **spec}}
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        pytest.param(address(), [], id="valid"),
+        pytest.param(address(address=""), ["spec.address"], id="no-address"),
+        pytest.param(address(address="10.0.0.05"), ["spec.address"], id="bad-address"),
+        pytest.param(address(pool={}), ["spec.pool.name"], id="no-pool"),
+        pytest.param(address(claim={"name": ""}), ["spec.claim.name"], id="no-claim"),
+        pytest.param(address(prefix=200), ["spec.prefix"], id="prefix"),
+        pytest.param(address(gateway="gw"), ["spec.gateway"], id="gateway"),
+        pytest.param(address(dnsServers=["x"]), ["spec.dnsServers[0]"], id="dns"),
+        pytest.param(
+            {**address(), "metadata": {"annotations": {"ipAddress": "bad"}}},
+            ["metadata.annotations[ipAddress]"],
+            id="annotation",
+        ),
+        pytest.param(
+            {"spec": {}}, ["spec.pool.name", "spec.claim.name", "spec.address"], id="all-missing"
+        ),
+    ],
+)
+def test_address_rules(obj: dict[str, Any], expected: list[str]) -> None:
+    assert paths(validation.validate_address(obj)) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({}, [], id="unchanged"),
+        pytest.param({"address": "10.0.0.6"}, ["spec.address"], id="address"),
+        pytest.param({"pool": {"name": "pool2"}}, ["spec.pool.name"], id="pool-name"),
+        pytest.param(
+            {"pool": {"name": "pool1", "namespace": "n"}}, ["spec.pool.namespace"], id="pool-ns"
+        ),
+        pytest.param({"claim": {"name": "d"}}, ["spec.claim.name"], id="claim-name"),
+        pytest.param(
+            {"claim": {"name": "c", "kind": "IPClaim"}}, ["spec.claim.kind"], id="claim-kind"
+        ),
+        pytest.param(
+            {"prefix": 16, "gateway": "10.0.0.254", "dnsServers": []},
+            [],
+            id="prefix-gateway-dns-may-change",
+        ),
+    ],
+)
+def test_address_identity_cannot_be_modified(changes: dict[str, Any], expected: list[str]) -> None:
+    found = validation.validate_address(address(**changes), old=address())
+    assert paths(found) == expected
+    assert all(error.message == "cannot be modified" for error in found)
