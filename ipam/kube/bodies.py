@@ -1,0 +1,341 @@
+"""Raw API bodies become frozen records here, and records become bodies; nothing else parses JSON.
+
+Every reader is total: a malformed body yields a record with empty fields, never an
+exception, because a controller must survive whatever a user applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ipam.core import addresses, ledger, pools
+from ipam.kube import resources
+
+Body = Mapping[str, Any]
+
+
+def as_map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strs(value: object) -> tuple[str, ...]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def canonical_ip(text: str) -> str:
+    """The address as Go prints it (IPv6 lower-case and compressed), or the text unchanged."""
+    return addresses.canonical_text(text) or text
+
+
+def older(version: str, than: str | None) -> bool:
+    """Whether resourceVersion ``version`` predates ``than``.
+
+    Resource versions are opaque to clients in principle; in practice they are etcd's
+    increasing revisions. When either is not a number the answer is False (not older),
+    which only costs a redundant, harmless write.
+    """
+    if not than or not version.isdigit() or not than.isdigit():
+        return False
+    return int(version) < int(than)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The metadata every record keeps: identity, versioning and the deletion markers."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    generation: int
+    creation: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    finalizers: tuple[str, ...]
+    owner_references: tuple[Mapping[str, Any], ...]
+    deleting: bool
+
+    @property
+    def paused(self) -> bool:
+        return resources.PAUSED_ANNOTATION in self.annotations
+
+    @property
+    def delete_for_move(self) -> bool:
+        return resources.DELETE_FOR_MOVE_ANNOTATION in self.annotations
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+def meta_of(body: Body) -> Meta:
+    meta = as_map(body.get("metadata"))
+    generation = meta.get("generation")
+    owners = meta.get("ownerReferences")
+    return Meta(
+        namespace=_str(meta.get("namespace")),
+        name=_str(meta.get("name")),
+        uid=_str(meta.get("uid")),
+        resource_version=_str(meta.get("resourceVersion")),
+        generation=generation if isinstance(generation, int) else 0,
+        creation=_str(meta.get("creationTimestamp")),
+        labels={k: v for k, v in as_map(meta.get("labels")).items() if isinstance(v, str)},
+        annotations={
+            k: v for k, v in as_map(meta.get("annotations")).items() if isinstance(v, str)
+        },
+        finalizers=_strs(meta.get("finalizers")),
+        owner_references=tuple(o for o in owners if isinstance(o, Mapping))
+        if isinstance(owners, list)
+        else (),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+# --- pools -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """An IPPool as the controller sees it: metadata, parsed spec, and the status it carries."""
+
+    meta: Meta
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    pool: pools.Pool
+    body: Body
+
+    @property
+    def cluster_name(self) -> str:
+        return _str(self.spec.get("clusterName"))
+
+    @property
+    def name_prefix(self) -> str:
+        return _str(self.spec.get("namePrefix"))
+
+
+def pool_record(body: Body) -> PoolRecord:
+    spec = as_map(body.get("spec"))
+    return PoolRecord(
+        meta=meta_of(body),
+        spec=spec,
+        status=as_map(body.get("status")),
+        pool=pools.Pool.from_spec(spec),
+        body=body,
+    )
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A Metal3 IPClaim or a CAPI IPAddressClaim, reduced to what allocation needs.
+
+    ``pool_name`` is empty when the claim names no pool, and ``served`` is false for a
+    CAPI claim whose poolRef points at another provider's kind: such claims are not ours.
+    """
+
+    flavour: resources.Flavour
+    meta: Meta
+    pool_name: str
+    served: bool
+    cluster_name: str
+    requested: str | None
+    address_name: str
+    error_message: str
+    conditions: tuple[Mapping[str, Any], ...]
+    body: Body
+
+    @property
+    def key(self) -> ledger.ClaimKey:
+        return ledger.ClaimKey(self.flavour.kind, self.meta.name)
+
+    @property
+    def has_finalizer(self) -> bool:
+        return self.flavour.claim_finalizer in self.meta.finalizers
+
+    @property
+    def foreign_finalizers(self) -> tuple[str, ...]:
+        return tuple(f for f in self.meta.finalizers if f != self.flavour.claim_finalizer)
+
+    def condition(self, type_: str) -> Mapping[str, Any] | None:
+        for cond in self.conditions:
+            if cond.get("type") == type_:
+                return cond
+        return None
+
+
+def claim_record(flavour: resources.Flavour, body: Body) -> ClaimRecord:
+    meta = meta_of(body)
+    spec = as_map(body.get("spec"))
+    status = as_map(body.get("status"))
+    requested = meta.annotations.get(resources.REQUESTED_IP_ANNOTATION)
+    conditions = status.get("conditions")
+    if flavour.kind == "metal3":
+        pool_ref = as_map(spec.get("pool"))
+        served = True
+        address_name = _str(as_map(status.get("address")).get("name"))
+        cluster_name = meta.labels.get(resources.CLUSTER_NAME_LABEL, "")
+    else:
+        pool_ref = as_map(spec.get("poolRef"))
+        served = (
+            pool_ref.get("apiGroup") == resources.METAL3_GROUP
+            and pool_ref.get("kind") == resources.IPPOOL.kind
+        )
+        address_name = _str(as_map(status.get("addressRef")).get("name"))
+        cluster_name = _str(spec.get("clusterName")) or meta.labels.get(
+            resources.CLUSTER_NAME_LABEL, ""
+        )
+    return ClaimRecord(
+        flavour=flavour,
+        meta=meta,
+        pool_name=_str(pool_ref.get("name")),
+        served=served,
+        cluster_name=cluster_name,
+        requested=requested if requested else None,
+        address_name=address_name,
+        error_message=_str(status.get("errorMessage")),
+        conditions=tuple(c for c in conditions if isinstance(c, Mapping))
+        if isinstance(conditions, list)
+        else (),
+        body=body,
+    )
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddressRecord:
+    """An IPAddress of either kind: the address it holds, for which claim, from which pool.
+
+    ``pool_name`` is empty for a CAPI IPAddress of another provider's pool: not ours.
+    """
+
+    flavour: resources.Flavour
+    meta: Meta
+    pool_name: str
+    address: str
+    claim_name: str
+
+    @property
+    def claim(self) -> ledger.ClaimKey:
+        return ledger.ClaimKey(self.flavour.kind, self.claim_name)
+
+    @property
+    def holding(self) -> ledger.Holding:
+        return ledger.Holding(address=self.address, claim=self.claim, object_name=self.meta.name)
+
+    @property
+    def has_finalizer(self) -> bool:
+        return self.flavour.address_finalizer in self.meta.finalizers
+
+
+def address_record(flavour: resources.Flavour, body: Body) -> AddressRecord:
+    spec = as_map(body.get("spec"))
+    if flavour.kind == "metal3":
+        pool_name = _str(as_map(spec.get("pool")).get("name"))
+        claim_name = _str(as_map(spec.get("claim")).get("name"))
+    else:
+        pool_ref = as_map(spec.get("poolRef"))
+        ours = (
+            pool_ref.get("apiGroup") == resources.METAL3_GROUP
+            and pool_ref.get("kind") == resources.IPPOOL.kind
+        )
+        pool_name = _str(pool_ref.get("name")) if ours else ""
+        claim_name = _str(as_map(spec.get("claimRef")).get("name"))
+    return AddressRecord(
+        flavour=flavour,
+        meta=meta_of(body),
+        pool_name=pool_name,
+        address=canonical_ip(_str(spec.get("address"))),
+        claim_name=claim_name,
+    )
+
+
+def owner_reference(api_version: str, kind: str, meta: Meta) -> dict[str, Any]:
+    """An ownerReference without ``controller`` or ``blockOwnerDeletion``, as upstream writes."""
+    return {"apiVersion": api_version, "kind": kind, "name": meta.name, "uid": meta.uid}
+
+
+def address_body(
+    pool: PoolRecord,
+    claim: ClaimRecord,
+    details: pools.AddressDetails,
+    object_name: str,
+) -> dict[str, Any]:
+    """The IPAddress upstream would create for this claim: same name, labels, owners, spec."""
+    flavour = claim.flavour
+    spec: dict[str, Any]
+    if flavour.kind == "metal3":
+        spec = {
+            "address": details.address,
+            "pool": {"name": pool.meta.name, "namespace": pool.meta.namespace},
+            "claim": {"name": claim.meta.name, "namespace": claim.meta.namespace},
+        }
+        if details.prefix:
+            spec["prefix"] = details.prefix
+        if details.gateway:
+            spec["gateway"] = details.gateway
+        if details.dns_servers:
+            spec["dnsServers"] = list(details.dns_servers)
+    else:
+        spec = {
+            "address": details.address,
+            "poolRef": {
+                "apiGroup": resources.METAL3_GROUP,
+                "kind": resources.IPPOOL.kind,
+                "name": pool.meta.name,
+            },
+            "claimRef": {"name": claim.meta.name},
+            "prefix": details.prefix,
+        }
+        if details.gateway:
+            spec["gateway"] = details.gateway
+    metadata: dict[str, Any] = {
+        "name": object_name,
+        "namespace": pool.meta.namespace,
+        "finalizers": [flavour.address_finalizer],
+        "ownerReferences": [
+            owner_reference(resources.IPPOOL.api_version, resources.IPPOOL.kind, pool.meta),
+            owner_reference(flavour.claim.api_version, flavour.claim.kind, claim.meta),
+        ],
+    }
+    if claim.meta.labels:
+        metadata["labels"] = dict(claim.meta.labels)
+    return {
+        "apiVersion": flavour.address.api_version,
+        "kind": flavour.address.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+# --- clusters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """A Cluster API Cluster: only whether it is paused, and what an ownerRef to it needs."""
+
+    meta: Meta
+    api_version: str
+    paused: bool
+
+
+def cluster_record(body: Body) -> ClusterRecord:
+    meta = meta_of(body)
+    spec = as_map(body.get("spec"))
+    return ClusterRecord(
+        meta=meta,
+        api_version=_str(body.get("apiVersion")) or resources.CLUSTER.api_version,
+        paused=spec.get("paused") is True,
+    )

@@ -1,0 +1,340 @@
+"""The only door to the API server: HTTP outcomes come back as domain results, never raw errors.
+
+404 on read or patch is ``None``; 409 on create is :class:`AlreadyExists`; 409 on a
+versioned write is :class:`Conflict` (the caller re-reads and tries again); anything the
+server refuses is :class:`KubeError` carrying its status and message; a server that
+cannot be reached is :class:`Unreachable`. Bodies are plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from ipam.kube import connection
+from ipam.kube.resources import Resource
+
+Body = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+PAGE_SIZE = 500
+FINALIZER_ATTEMPTS = 8
+
+
+class KubeError(Exception):
+    """The API server refused a request; ``status`` is the HTTP code, if there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class Unreachable(KubeError):
+    """No answer from the API server (connection refused, TLS failure, timeout)."""
+
+
+class Conflict(KubeError):
+    """A versioned write lost a race: the object changed since it was read."""
+
+
+@dataclass(frozen=True)
+class Created:
+    body: Body
+
+
+@dataclass(frozen=True)
+class AlreadyExists:
+    name: str
+
+
+CreateResult = Created | AlreadyExists
+
+
+def _error(err: ApiException) -> KubeError:
+    message = str(err.reason or "")
+    reason = ""
+    try:
+        status = json.loads(err.body) if err.body else {}
+        message = status.get("message") or message
+        reason = status.get("reason") or ""
+    except (ValueError, TypeError, AttributeError):
+        pass
+    cls = Conflict if err.status == 409 else KubeError
+    return cls(f"{message} (HTTP {err.status})", status=err.status, reason=reason)
+
+
+def _path_of(resource: Resource, namespace: str | None) -> str:
+    return f"{resource}" + (f" in {namespace}" if namespace else "")
+
+
+class Client:
+    """Typed, async calls on the API server; one instance per process, shared by everybody."""
+
+    def __init__(self, api: k8s.ApiClient) -> None:
+        self.api = api
+        self.custom = k8s.CustomObjectsApi(api)
+        self.core = k8s.CoreV1Api(api)
+
+    @classmethod
+    async def connect(cls, kubeconfig: str | None = None) -> Client:
+        configuration = await connection.load_configuration(kubeconfig)
+        return cls(k8s.ApiClient(configuration))
+
+    @property
+    def server(self) -> str:
+        return str(self.api.configuration.host)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except ApiException as err:
+            if err.status == 0 or err.status is None:
+                raise Unreachable(f"{what}: {err.reason}") from err
+            raise _error(err) from err
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            raise Unreachable(
+                f"{what}: cannot reach {self.server}: {err or type(err).__name__}"
+            ) from err
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> Body | None:
+        try:
+            body: Body = await self._call(
+                f"get {resource} {namespace}/{name}",
+                self.custom.get_namespaced_custom_object,
+                resource.group,
+                resource.version,
+                namespace,
+                resource.plural,
+                name,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+        return body
+
+    async def list_objects(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Body]:
+        """Every object of the type (in the namespace, if given), page by page."""
+        items: list[Body] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
+            if token:
+                kwargs["_continue"] = token
+            if label_selector:
+                kwargs["label_selector"] = label_selector
+            if namespace:
+                page = await self._call(
+                    f"list {_path_of(resource, namespace)}",
+                    self.custom.list_namespaced_custom_object,
+                    resource.group,
+                    resource.version,
+                    namespace,
+                    resource.plural,
+                    **kwargs,
+                )
+            else:
+                page = await self._call(
+                    f"list {resource}",
+                    self.custom.list_cluster_custom_object,
+                    resource.group,
+                    resource.version,
+                    resource.plural,
+                    **kwargs,
+                )
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    async def served(self, resource: Resource) -> bool:
+        """Whether the API server serves this type at all (its CRD is installed)."""
+        try:
+            await self._call(
+                f"list {resource}",
+                self.custom.list_cluster_custom_object,
+                resource.group,
+                resource.version,
+                resource.plural,
+                limit=1,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+    # --- writes --------------------------------------------------------------------------------
+
+    async def create(
+        self, resource: Resource, namespace: str, body: Mapping[str, Any]
+    ) -> CreateResult:
+        name = str((body.get("metadata") or {}).get("name", ""))
+        try:
+            created: Body = await self._call(
+                f"create {resource} {namespace}/{name}",
+                self.custom.create_namespaced_custom_object,
+                resource.group,
+                resource.version,
+                namespace,
+                resource.plural,
+                dict(body),
+            )
+        except Conflict as err:
+            if err.reason == "AlreadyExists":
+                return AlreadyExists(name)
+            raise
+        return Created(created)
+
+    async def delete(
+        self, resource: Resource, namespace: str, name: str, *, uid: str | None = None
+    ) -> bool:
+        """Delete (only that incarnation, if ``uid`` is given); False when it was already gone."""
+        options: dict[str, Any] = {}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        try:
+            await self._call(
+                f"delete {resource} {namespace}/{name}",
+                self.custom.delete_namespaced_custom_object,
+                resource.group,
+                resource.version,
+                namespace,
+                resource.plural,
+                name,
+                body=options or None,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return False
+            if err.status == 409 and uid:  # a newer object of that name: not ours to delete
+                return False
+            raise
+        return True
+
+    async def patch(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        status: bool = False,
+    ) -> Body | None:
+        """JSON merge patch of the object (or its status subresource); None when it is gone."""
+        fn = (
+            self.custom.patch_namespaced_custom_object_status
+            if status
+            else self.custom.patch_namespaced_custom_object
+        )
+        try:
+            body: Body = await self._call(
+                f"patch {resource}{'/status' if status else ''} {namespace}/{name}",
+                fn,
+                resource.group,
+                resource.version,
+                namespace,
+                resource.plural,
+                name,
+                dict(patch),
+                _content_type=MERGE_PATCH,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+        return body
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> Body | None:
+        """Write the whole object (an ``update``); its resourceVersion makes it conditional."""
+        try:
+            written: Body = await self._call(
+                f"update {resource} {namespace}/{name}",
+                self.custom.replace_namespaced_custom_object,
+                resource.group,
+                resource.version,
+                namespace,
+                resource.plural,
+                name,
+                dict(body),
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+        return written
+
+    async def update_finalizers(
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        change: Callable[[Sequence[str]], list[str]],
+    ) -> Body | None:
+        """Rewrite ``metadata.finalizers`` with ``change`` under optimistic concurrency.
+
+        The write carries the resourceVersion it was computed from; on a conflict the
+        object is read again and ``change`` re-applied. Returns the object as written (or
+        as found, when nothing had to change), None when it is gone.
+        """
+        current: Mapping[str, Any] | None = body
+        for _ in range(FINALIZER_ATTEMPTS):
+            if current is None:
+                return None
+            meta = current.get("metadata") or {}
+            namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+            before = list(meta.get("finalizers") or [])
+            after = change(before)
+            if after == before:
+                return dict(current)
+            patch = {
+                "metadata": {"finalizers": after, "resourceVersion": meta.get("resourceVersion")}
+            }
+            try:
+                return await self.patch(resource, namespace, name, patch)
+            except Conflict:
+                current = await self.get(resource, namespace, name)
+        raise Conflict(f"finalizers of {resource} kept changing", status=409)
+
+    async def add_finalizer(
+        self, resource: Resource, body: Mapping[str, Any], finalizer: str
+    ) -> Body | None:
+        return await self.update_finalizers(
+            resource, body, lambda fs: list(fs) if finalizer in fs else [*fs, finalizer]
+        )
+
+    async def remove_finalizer(
+        self, resource: Resource, body: Mapping[str, Any], finalizer: str
+    ) -> Body | None:
+        return await self.update_finalizers(
+            resource, body, lambda fs: [f for f in fs if f != finalizer]
+        )
+
+    # --- built-in kinds ------------------------------------------------------------------------
+
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
+        await self._call(
+            f"create event in {namespace}",
+            self.core.create_namespaced_event,
+            namespace,
+            dict(body),
+        )
+
+    async def version(self) -> str:
+        """The API server's version, to prove it answers."""
+        info = await self._call("get /version", k8s.VersionApi(self.api).get_code)
+        return str(getattr(info, "git_version", "") or "")

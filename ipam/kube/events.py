@@ -1,0 +1,126 @@
+"""Kubernetes Events about our objects: queued and posted in the background, never in the way.
+
+An Event is a courtesy to the user, so posting one never delays an allocation and a
+failure to post is logged, not raised. Events go to core/v1 (``""`` API group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ipam.kube import bodies, client
+
+logger = logging.getLogger(__name__)
+
+COMPONENT = "capi-ipam"
+MAX_MESSAGE = 1024
+QUEUE_LIMIT = 10_000
+
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class Involved:
+    """The object an Event is about."""
+
+    api_version: str
+    kind: str
+    meta: bodies.Meta
+
+
+@dataclass(frozen=True)
+class Event:
+    involved: Involved
+    type: EventType
+    reason: str
+    message: str
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_body(event: Event, *, instance: str) -> dict[str, Any]:
+    meta = event.involved.meta
+    now = _now()
+    message = (
+        event.message
+        if len(event.message) <= MAX_MESSAGE
+        else event.message[: MAX_MESSAGE - 3] + "..."
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta.name}.", "namespace": meta.namespace},
+        "involvedObject": {
+            "apiVersion": event.involved.api_version,
+            "kind": event.involved.kind,
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "uid": meta.uid,
+        },
+        "reason": event.reason,
+        "message": message,
+        "type": event.type,
+        "source": {"component": COMPONENT},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": COMPONENT,
+        "reportingInstance": instance,
+        "action": event.reason,
+    }
+
+
+class Recorder:
+    """Accepts Events at once and posts them one by one from a background task."""
+
+    def __init__(self, api: client.Client, *, instance: str) -> None:
+        self.api = api
+        self.instance = instance
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.task: asyncio.Task[None] | None = None
+
+    def record(self, involved: Involved, type_: EventType, reason: str, message: str) -> None:
+        if not involved.meta.namespace or not involved.meta.name:
+            return
+        try:
+            self.queue.put_nowait(Event(involved, type_, reason, message))
+        except asyncio.QueueFull:
+            logger.warning(
+                "Event queue full; dropped %s %s on %s", type_, reason, involved.meta.name
+            )
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self._post_forever(), name="event-recorder")
+
+    async def stop(self, *, drain_timeout: float = 2.0) -> None:
+        if self.task is None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.queue.join(), timeout=drain_timeout)
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.task = None
+
+    async def _post_forever(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                body = event_body(event, instance=self.instance)
+                await self.api.create_event(event.involved.meta.namespace, body)
+            except client.KubeError as err:
+                logger.info(
+                    "Could not post Event %s on %s: %s", event.reason, event.involved.meta.name, err
+                )
+            except Exception:  # an Event must never take the controller down
+                logger.exception("Could not post Event %s", event.reason)
+            finally:
+                self.queue.task_done()

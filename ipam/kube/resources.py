@@ -1,0 +1,79 @@
+"""Every Kubernetes type, finalizer, label and annotation the controller touches is named here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served API type: where it lives and what it is called."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+METAL3_GROUP = "ipam.metal3.io"
+CAPI_IPAM_GROUP = "ipam.cluster.x-k8s.io"
+CLUSTER_GROUP = "cluster.x-k8s.io"
+
+IPPOOL = Resource(METAL3_GROUP, "v1alpha1", "ippools", "IPPool")
+IPCLAIM = Resource(METAL3_GROUP, "v1alpha1", "ipclaims", "IPClaim")
+METAL3_IPADDRESS = Resource(METAL3_GROUP, "v1alpha1", "ipaddresses", "IPAddress")
+CAPI_IPADDRESSCLAIM = Resource(CAPI_IPAM_GROUP, "v1beta2", "ipaddressclaims", "IPAddressClaim")
+CAPI_IPADDRESS = Resource(CAPI_IPAM_GROUP, "v1beta2", "ipaddresses", "IPAddress")
+CLUSTER = Resource(CLUSTER_GROUP, "v1beta2", "clusters", "Cluster")
+LEASE = Resource("coordination.k8s.io", "v1", "leases", "Lease")
+
+POOL_FINALIZER = "ippool.ipam.metal3.io"
+
+CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+PROVIDER_LABEL = "cluster.x-k8s.io/provider"
+PROVIDER_NAME = "ipam-metal3"
+
+PAUSED_ANNOTATION = "cluster.x-k8s.io/paused"
+DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
+REQUESTED_IP_ANNOTATION = "ipAddress"
+
+CAPI_READY_CONDITION = "Ready"
+CAPI_ALLOCATED_REASON = "Allocated"
+
+ClaimKind = Literal["metal3", "capi"]
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """A claim kind with the address kind it produces and the finalizers of both."""
+
+    kind: ClaimKind
+    claim: Resource
+    address: Resource
+    claim_finalizer: str
+    address_finalizer: str
+
+
+METAL3 = Flavour(
+    kind="metal3",
+    claim=IPCLAIM,
+    address=METAL3_IPADDRESS,
+    claim_finalizer="ipclaim.ipam.metal3.io",
+    address_finalizer="ipaddress.ipam.metal3.io",
+)
+CAPI = Flavour(
+    kind="capi",
+    claim=CAPI_IPADDRESSCLAIM,
+    address=CAPI_IPADDRESS,
+    claim_finalizer="ipam.metal3.io/ipaddressclaim",
+    address_finalizer="ipam.metal3.io/ipaddress",
+)
+FLAVOURS: dict[ClaimKind, Flavour] = {"metal3": METAL3, "capi": CAPI}
