@@ -1,0 +1,7 @@
+"""``python -m ipam``: the command line, nothing more."""
+
+import sys
+
+from ipam.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""Kopf wiring: which events reach which reconcile, and the settings that keep Kopf out of our way.
+
+Only low-level, level-based hooks are used: indexes (which also hold every handler back
+until all IPAddresses, pools and Clusters have been listed once, so the first allocation
+already sees every address) and ``on.event``. No on.create/on.update, no Kopf timers or
+daemons (they would put Kopf's own finalizer on our objects): the periodic full
+re-alignment is our own task (:mod:`ipam.handlers.resync`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from ipam.handlers import addresses, claims, context, pool_status, pools
+from ipam.kube import bodies, connection, resources
+
+PREFIX = "capi-ipam.dev"
+
+
+def settings() -> kopf.OperatorSettings:
+    """Kopf's own storage under this project's prefix, no Kopf Events, no Kopf peering."""
+    result = kopf.OperatorSettings()
+    result.persistence.finalizer = f"{PREFIX}/kopf-finalizer"
+    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    result.posting.enabled = False
+    result.peering.standalone = True
+    result.watching.server_timeout = 300
+    result.watching.client_timeout = 330
+    result.watching.connect_timeout = 30
+    return result
+
+
+def registry(ctx: context.Context, credentials: connection.Credentials) -> kopf.OperatorRegistry:
+    """Every handler of the controller, bound to ``ctx``, in a registry of its own."""
+    reg = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=reg)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=credentials.server,
+            ca_path=credentials.ca_path,
+            insecure=credentials.insecure,
+            scheme=credentials.scheme,
+            token=credentials.token,
+            certificate_path=credentials.certificate_path,
+            private_key_path=credentials.private_key_path,
+        )
+
+    for flavour in resources.FLAVOURS.values():
+        _address_handlers(reg, ctx, flavour)
+        _claim_handlers(reg, ctx, flavour)
+    _pool_handlers(reg, ctx)
+    _cluster_handlers(reg, ctx)
+    return reg
+
+
+def _address_handlers(
+    reg: kopf.OperatorRegistry, ctx: context.Context, flavour: resources.Flavour
+) -> None:
+    res = flavour.address
+
+    @kopf.index(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-addresses")
+    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
+        addresses.observe(ctx, flavour, body)
+        return None
+
+    @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-address")
+    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        await addresses.on_event(ctx, flavour, type, body)
+
+
+def _claim_handlers(
+    reg: kopf.OperatorRegistry, ctx: context.Context, flavour: resources.Flavour
+) -> None:
+    res = flavour.claim
+
+    @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-claim")
+    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        if type == "DELETED":
+            record = bodies.claim_record(flavour, body)
+            ctx.registry.forget_claim(record.meta.namespace, record.key)
+            return
+        await claims.reconcile(ctx, flavour, body)
+
+
+def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
+    res = resources.IPPOOL
+
+    @kopf.index(res.group, res.version, res.plural, registry=reg, id="pools")
+    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
+        ctx.registry.observe_pool(bodies.pool_record(body))
+        return None
+
+    @kopf.on.event(res.group, res.version, res.plural, registry=reg, id="pool")
+    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        if type == "DELETED":
+            meta = bodies.meta_of(body)
+            ctx.registry.forget_pool(meta.namespace, meta.name, meta.uid)
+            ctx.metrics.forget_pool(meta.namespace, meta.name)
+            return
+        await pools.reconcile(ctx, body)
+
+
+def _cluster_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
+    group, plural = resources.CLUSTER.group, resources.CLUSTER.plural
+
+    @kopf.index(group=group, plural=plural, registry=reg, id="clusters")
+    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
+        record = bodies.cluster_record(body)
+        if ctx.registry.cluster(*record.meta.key) is None:
+            ctx.registry.observe_cluster(record)  # later changes are noticed by the event handler
+        return None
+
+    @kopf.on.event(group=group, plural=plural, registry=reg, id="cluster")
+    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        record = bodies.cluster_record(body)
+        if type == "DELETED":
+            ctx.registry.forget_cluster(*record.meta.key)
+        elif not ctx.registry.observe_cluster(record):
+            return  # nothing that matters to us changed
+        _wake_namespace(ctx, record.meta.namespace)
+
+
+def _wake_namespace(ctx: context.Context, namespace: str) -> None:
+    """A Cluster changed: pools and claims of its namespace may be free to move again."""
+    for pool_state in ctx.registry.pools_in(namespace):
+        if pool_state.record is not None:
+            ctx.spawn(_repool(ctx, pool_state.record.body), name=f"pool {pool_state.key}")
+        pool_status.schedule(ctx, pool_state)
+        claims.retry_waiting(ctx, pool_state)
+
+
+async def _repool(ctx: context.Context, body: Mapping[str, Any]) -> None:
+    await pools.reconcile(ctx, body)

@@ -1,0 +1,146 @@
+"""One IPPool made true: finalizer, Cluster labels and ownerRef, status, and a deletion that waits.
+
+A pool keeps the ``ippool.ipam.metal3.io`` finalizer while any IPAddress of either kind
+names it. With ``spec.clusterName`` it is labelled for Cluster API and owned (not
+controlled) by the Cluster, whose UID is refreshed when it changes (after a move). Waiting
+claims are retried whenever the spec changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ipam.handlers import claims, context, pause, pool_status, state
+from ipam.kube import bodies, client, resources
+
+logger = logging.getLogger("ipam.pools")
+
+METADATA_ATTEMPTS = 5
+
+
+async def reconcile(ctx: context.Context, body: Mapping[str, Any]) -> None:
+    pool = bodies.pool_record(body)
+    pool_state = ctx.registry.observe_pool(pool)
+    try:
+        if pool.meta.deleting:
+            await finalize(ctx, pool_state)
+            return
+        hold = await pause.pool_hold(ctx, pool)
+        if hold is not None:
+            if not pool_state.held:
+                logger.info(
+                    "IPPool %s/%s left alone: %s.", pool.meta.namespace, pool.meta.name, hold
+                )
+            pool_state.held = True
+            return
+        await _ensure_metadata(ctx, pool)
+    except client.KubeError as err:
+        ctx.metrics.api_errors.labels(resources.IPPOOL.plural).inc()
+        logger.warning("IPPool %s/%s: %s", pool.meta.namespace, pool.meta.name, err)
+        return
+    pool_status.schedule(ctx, pool_state)
+    if pool.meta.generation != pool_state.retried_generation or pool_state.held:
+        pool_state.retried_generation = pool.meta.generation
+        pool_state.held = False
+        claims.retry_waiting(ctx, pool_state)
+
+
+def _owner_references(
+    existing: Sequence[Mapping[str, Any]], cluster: bodies.ClusterRecord
+) -> list[dict[str, Any]]:
+    """``existing`` with exactly one reference to the Cluster, current UID and version."""
+    wanted = bodies.owner_reference(cluster.api_version, resources.CLUSTER.kind, cluster.meta)
+    group = resources.CLUSTER_GROUP
+    result: list[dict[str, Any]] = []
+    placed = False
+    for ref in existing:
+        same = (
+            ref.get("kind") == resources.CLUSTER.kind
+            and str(ref.get("apiVersion", "")).split("/")[0] == group
+            and ref.get("name") == cluster.meta.name
+        )
+        if not same:
+            result.append(dict(ref))
+        elif not placed:
+            updated = dict(ref)
+            updated.update(apiVersion=wanted["apiVersion"], uid=wanted["uid"])
+            result.append(updated)
+            placed = True
+    if not placed:
+        result.append(wanted)
+    return result
+
+
+async def _ensure_metadata(ctx: context.Context, pool: bodies.PoolRecord) -> None:
+    """Finalizer, labels and Cluster ownerRef, written in one versioned patch when needed."""
+    body: Mapping[str, Any] | None = pool.body
+    for _ in range(METADATA_ATTEMPTS):
+        if body is None:
+            return
+        current = bodies.pool_record(body)
+        meta = current.meta
+        patch: dict[str, Any] = {}
+        if resources.POOL_FINALIZER not in meta.finalizers:
+            patch["finalizers"] = [*meta.finalizers, resources.POOL_FINALIZER]
+        if current.cluster_name:
+            labels = {
+                resources.CLUSTER_NAME_LABEL: current.cluster_name,
+                resources.PROVIDER_LABEL: resources.PROVIDER_NAME,
+            }
+            missing = {k: v for k, v in labels.items() if meta.labels.get(k) != v}
+            if missing:
+                patch["labels"] = missing
+            cluster = await pause.cluster(ctx, meta.namespace, current.cluster_name)
+            if cluster is not None:
+                owners = _owner_references(meta.owner_references, cluster)
+                if owners != [dict(o) for o in meta.owner_references]:
+                    patch["ownerReferences"] = owners
+        if not patch:
+            return
+        patch["resourceVersion"] = meta.resource_version
+        try:
+            written = await ctx.api.patch(
+                resources.IPPOOL, meta.namespace, meta.name, {"metadata": patch}
+            )
+        except client.Conflict:
+            body = await ctx.api.get(resources.IPPOOL, meta.namespace, meta.name)
+            continue
+        if written is not None:
+            ctx.registry.observe_pool(bodies.pool_record(written))
+        return
+
+
+async def finalize(ctx: context.Context, pool_state: state.PoolState) -> None:
+    """A deleted pool lets go once no IPAddress of either kind names it any more."""
+    pool = pool_state.record
+    if pool is None or resources.POOL_FINALIZER not in pool.meta.finalizers:
+        return
+    where = f"IPPool {pool.meta.namespace}/{pool.meta.name}"
+    if not pool.meta.delete_for_move:
+        hold = await pause.pool_hold(ctx, pool)
+        if hold is not None:
+            logger.info("%s is deleted, but %s: waiting.", where, hold)
+            return
+        remaining = len(pool_state.objects) or await _count_live(ctx, pool)
+        if remaining:
+            logger.info(
+                "%s is deleted; it waits for its %d IPAddress object(s) to go.", where, remaining
+            )
+            pool_status.schedule(ctx, pool_state)
+            claims.retry_waiting(ctx, pool_state)
+            return
+    await ctx.api.remove_finalizer(resources.IPPOOL, pool.body, resources.POOL_FINALIZER)
+    ctx.metrics.forget_pool(pool.meta.namespace, pool.meta.name)
+    logger.info("%s: finalizer removed, the pool can go.", where)
+
+
+async def _count_live(ctx: context.Context, pool: bodies.PoolRecord) -> int:
+    """Addresses of the pool according to a fresh List (the last check before letting go)."""
+    count = 0
+    for flavour in resources.FLAVOURS.values():
+        for body in await ctx.api.list_objects(flavour.address, pool.meta.namespace):
+            if bodies.address_record(flavour, body).pool_name == pool.meta.name:
+                count += 1
+    return count

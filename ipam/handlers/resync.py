@@ -1,0 +1,75 @@
+"""The safety net: every so often, List everything and reconcile it all again from scratch.
+
+Watches can miss things (a reconnect that skips a deletion, a write that failed and was
+never retried). This pass re-aligns the ledgers with fresh Lists of both IPAddress kinds
+and runs every pool and claim reconcile once more; since reconciles write only
+differences, a pass over a healthy cluster writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from ipam.handlers import claims, context, pool_status, pools
+from ipam.kube import bodies, client, resources
+
+logger = logging.getLogger("ipam.resync")
+
+
+async def forever(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
+    while True:
+        await asyncio.sleep(ctx.options.resync_period)
+        try:
+            await once(ctx, namespaces)
+        except client.KubeError as err:
+            logger.warning("Periodic re-alignment interrupted: %s", err)
+
+
+async def once(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
+    started = time.monotonic()
+    scopes: list[str | None] = list(namespaces) if namespaces else [None]
+    for namespace in scopes:
+        await _namespace(ctx, namespace)
+    logger.debug("Re-aligned with the cluster in %.2fs.", time.monotonic() - started)
+
+
+async def _namespace(ctx: context.Context, namespace: str | None) -> None:
+    changed: set[tuple[str, str]] = set()
+    for flavour in resources.FLAVOURS.values():
+        listed_at = time.monotonic()
+        try:
+            items = await ctx.api.list_objects(flavour.address, namespace)
+        except client.KubeError as err:
+            if err.status == 404:
+                continue  # this kind is not installed
+            raise
+        records = [bodies.address_record(flavour, body) for body in items]
+        changed |= ctx.registry.replace_addresses(
+            flavour.kind, namespace, records, listed_at=listed_at
+        )
+    listed = {
+        bodies.meta_of(body).key: body
+        for body in await ctx.api.list_objects(resources.IPPOOL, namespace)
+    }
+    for key, pool_state in list(ctx.registry.pools.items()):
+        if pool_state.record is not None and key not in listed and namespace in (None, key[0]):
+            pool_state.record = None
+    for body in listed.values():
+        await pools.reconcile(ctx, body)
+    for key in changed:
+        found = ctx.registry.pools.get(key)
+        if found is not None and found.record is not None:
+            pool_status.schedule(ctx, found)
+            claims.retry_waiting(ctx, found)
+    for flavour in resources.FLAVOURS.values():
+        try:
+            items = await ctx.api.list_objects(flavour.claim, namespace)
+        except client.KubeError as err:
+            if err.status == 404:
+                continue
+            raise
+        for body in items:
+            await claims.reconcile(ctx, flavour, body)

@@ -1,0 +1,165 @@
+"""``python -m ipam`` as a user meets it: clear failures, the pools table, probes and metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e import kubeconfig
+from e2e.cluster import Cluster
+from e2e.controlplane import ControlPlane
+from e2e.pytest_plugin import Controllers
+from e2e.toolchain import REPO
+
+pytestmark = pytest.mark.cluster
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.3)
+
+
+def ipam(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ipam", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def setup(cluster: Cluster, namespace: str) -> None:
+    items = [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPPool",
+            "metadata": {"name": "table", "namespace": namespace},
+            "spec": {"namePrefix": "table", "pools": [{"start": "10.60.0.1", "end": "10.60.0.10"}]},
+        },
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPClaim",
+            "metadata": {"name": "first", "namespace": namespace},
+            "spec": {"pool": {"name": "table"}},
+        },
+        {
+            "apiVersion": "ipam.cluster.x-k8s.io/v1beta2",
+            "kind": "IPAddressClaim",
+            "metadata": {"name": "second", "namespace": namespace},
+            "spec": {"poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "table"}},
+        },
+    ]
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    )
+
+
+def used(cluster: Cluster, namespace: str) -> int:
+    pool = cluster.get_json("ippools.ipam.metal3.io", "table", "-n", namespace)
+    return int((pool.get("status") or {}).get("used", 0))
+
+
+def test_the_pools_command_shows_usage_and_who_holds_what(
+    source_cluster: Cluster, namespace: str, controllers: Controllers
+) -> None:
+    controllers.start()
+    setup(source_cluster, namespace)
+    wait_for("two addresses in use", lambda: used(source_cluster, namespace) == 2)
+
+    proc = ipam(
+        "pools", "-n", namespace, "--holders", f"--kubeconfig={source_cluster.kubeconfig_path}"
+    )
+    assert proc.returncode == 0, proc.stderr
+    header, row, *holders = proc.stdout.splitlines()
+    assert header.split() == ["NAMESPACE", "POOL", "PREFIX", "TOTAL", "USED", "FREE", "OBJECTS"]
+    assert row.split() == [namespace, "table", "table", "10", "2", "8", "2"]
+    held = {(line.split()[0], line.split()[1], line.split()[2]) for line in holders}
+    assert {kind_claim[1:] for kind_claim in held} == {
+        ("metal3", "claim=first"),
+        ("capi", "claim=second"),
+    }
+    assert {address for address, _, _ in held} == {"10.60.0.1", "10.60.0.2"}
+
+
+def test_metrics_show_each_pools_usage_and_the_allocations(
+    source_cluster: Cluster, namespace: str, controllers: Controllers
+) -> None:
+    runner = controllers.start()
+    setup(source_cluster, namespace)
+    wait_for("two addresses in use", lambda: used(source_cluster, namespace) == 2)
+
+    def scrape() -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{runner.metrics_port}/metrics", timeout=5
+        ) as r:
+            return str(r.read().decode())
+
+    labels = f'namespace="{namespace}",pool="table"'
+    text = wait_for(
+        "the pool gauges",
+        lambda: (t := scrape()) and f"ipam_pool_addresses_used{{{labels}}} 2.0" in t and t,
+    )
+    assert f"ipam_pool_addresses_total{{{labels}}} 10.0" in text
+    assert f"ipam_pool_addresses_free{{{labels}}} 8.0" in text
+    assert 'ipam_allocations_total{kind="metal3"}' in text
+    assert 'ipam_allocation_duration_seconds_count{kind="capi"}' in text
+
+
+def test_run_explains_an_unreachable_api_server_and_exits_2(
+    tmp_path: Path, source_cluster: Cluster
+) -> None:
+    _, ca = kubeconfig.read_server(source_cluster.kubeconfig_path)
+    config = kubeconfig.write_token(
+        tmp_path / "nowhere.kubeconfig",
+        name="nowhere",
+        server="https://127.0.0.1:1",
+        ca=Path(ca or ""),
+        token="x",
+    )
+    proc = ipam("run", f"--kubeconfig={config}", "--health-port=0", "--metrics-port=0")
+    assert proc.returncode == 2
+    assert "Cannot reach the API server" in proc.stderr
+
+
+def test_run_explains_a_missing_kubeconfig_and_exits_2(tmp_path: Path) -> None:
+    proc = ipam("run", f"--kubeconfig={tmp_path / 'absent'}", "--health-port=0", "--metrics-port=0")
+    assert proc.returncode == 2
+    assert "kubeconfig" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def bare_cluster() -> Iterator[ControlPlane]:
+    """A control plane without any CRD installed."""
+    with ControlPlane("bare", install_crds=False) as plane:
+        yield plane
+
+
+def test_run_explains_missing_crds_and_exits_3(bare_cluster: ControlPlane) -> None:
+    proc = ipam(
+        "run", f"--kubeconfig={bare_cluster.kubeconfig_path}", "--health-port=0", "--metrics-port=0"
+    )
+    assert proc.returncode == 3
+    assert "install the CRDs" in proc.stderr
+    assert "ippools.ipam.metal3.io" in proc.stderr
+
+
+def test_the_pools_command_explains_missing_crds(bare_cluster: ControlPlane) -> None:
+    proc = ipam("pools", f"--kubeconfig={bare_cluster.kubeconfig_path}")
+    assert proc.returncode == 3
+    assert "CRDs" in proc.stderr

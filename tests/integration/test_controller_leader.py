@@ -1,0 +1,175 @@
+"""Two controller processes on one cluster: one leads, the other waits, and nothing is handed out twice."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.cluster import Cluster
+from e2e.controller import ControllerRunner
+
+pytestmark = pytest.mark.cluster
+
+METAL3_ADDRESSES = "ipaddresses.ipam.metal3.io"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.3)
+
+
+def http_status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except OSError:
+        return 0
+
+
+class Pair:
+    """Controller processes of one test sharing one Lease of their own."""
+
+    def __init__(self, cluster: Cluster, workdir: Path, lease: str) -> None:
+        self.cluster = cluster
+        self.workdir = workdir
+        self.lease = lease
+        self.runners: list[ControllerRunner] = []
+
+    def start(self, name: str, *args: str) -> ControllerRunner:
+        runner = ControllerRunner(
+            self.cluster,
+            self.workdir,
+            name=name,
+            extra_args=[f"--leader-election-id={self.lease}", *args],
+        )
+        self.runners.append(runner)
+        return runner.start()
+
+    def stop_all(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+
+
+@pytest.fixture
+def pair(source_cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Pair]:
+    manager = Pair(source_cluster, tmp_path, f"lead-{namespace}")
+    yield manager
+    manager.stop_all()
+
+
+def pool_and_claims(namespace: str, count: int, first: int = 0) -> str:
+    items: list[dict[str, Any]] = [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPPool",
+            "metadata": {"name": "pool", "namespace": namespace},
+            "spec": {"namePrefix": "pool", "pools": [{"subnet": "10.50.0.0/24"}]},
+        }
+    ]
+    items += [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPClaim",
+            "metadata": {"name": f"claim-{i}", "namespace": namespace},
+            "spec": {"pool": {"name": "pool"}},
+        }
+        for i in range(first, first + count)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def bound(cluster: Cluster, namespace: str, count: int) -> bool:
+    claims = cluster.get_json("ipclaims.ipam.metal3.io", "-n", namespace)["items"]
+    return len(claims) == count and all((c.get("status") or {}).get("address") for c in claims)
+
+
+def test_a_standby_waits_and_stays_quiet_while_the_leader_serves(
+    source_cluster: Cluster, namespace: str, pair: Pair
+) -> None:
+    leader = pair.start("leader")
+    assert leader.wait_for_log("Became the leader", timeout=30)
+    standby = pair.start("standby")
+    assert standby.wait_for_log("Waiting for the lease", timeout=30)
+
+    source_cluster.kubectl("apply", "-f", "-", input=pool_and_claims(namespace, 5))
+    wait_for("five claims bound", lambda: bound(source_cluster, namespace, 5))
+
+    assert "allocated" in leader.log_tail(500)
+    assert "allocated" not in standby.log_tail(500)
+    assert "Became the leader" not in standby.log_tail(500)
+    assert http_status(leader.health_port, "/readyz") == 200
+    assert http_status(standby.health_port, "/readyz") == 503
+    assert http_status(standby.health_port, "/healthz") == 200
+
+
+def test_the_standby_takes_over_when_the_leader_is_killed(
+    source_cluster: Cluster, namespace: str, pair: Pair
+) -> None:
+    leader = pair.start("leader", "--lease-duration=4")
+    assert leader.wait_for_log("Became the leader", timeout=30)
+    standby = pair.start("standby", "--lease-duration=4")
+    assert standby.wait_for_log("Waiting for the lease", timeout=30)
+    source_cluster.kubectl("apply", "-f", "-", input=pool_and_claims(namespace, 2))
+    wait_for("two claims bound", lambda: bound(source_cluster, namespace, 2))
+
+    leader.kill()
+    assert standby.wait_for_log("Became the leader", timeout=30)
+    source_cluster.kubectl("apply", "-f", "-", input=pool_and_claims(namespace, 2, first=2))
+    wait_for("four claims bound", lambda: bound(source_cluster, namespace, 4))
+    ips = [
+        a["spec"]["address"]
+        for a in source_cluster.get_json(METAL3_ADDRESSES, "-n", namespace)["items"]
+    ]
+    assert len(ips) == 4
+    assert len(set(ips)) == 4
+
+
+def test_a_leader_that_stops_cleanly_hands_the_lease_over_at_once(
+    source_cluster: Cluster, namespace: str, pair: Pair
+) -> None:
+    leader = pair.start("leader", "--lease-duration=60")
+    assert leader.wait_for_log("Became the leader", timeout=30)
+    standby = pair.start("standby", "--lease-duration=60")
+    assert standby.wait_for_log("Waiting for the lease", timeout=30)
+
+    stopped = time.monotonic()
+    leader.stop()
+    assert standby.wait_for_log("Became the leader", timeout=20)
+    assert time.monotonic() - stopped < 20  # far less than the 60 s the Lease would last
+    assert leader.returncode == 0
+
+
+def test_two_controllers_without_leader_election_still_never_hand_out_one_address_twice(
+    source_cluster: Cluster, namespace: str, pair: Pair
+) -> None:
+    pair.start("one", "--no-leader-election")
+    pair.start("two", "--no-leader-election")
+    for runner in pair.runners:
+        assert runner.wait_for_log("Controller running", timeout=30)
+
+    source_cluster.kubectl("apply", "-f", "-", input=pool_and_claims(namespace, 30))
+    wait_for("thirty claims bound", lambda: bound(source_cluster, namespace, 30), timeout=120)
+    found = source_cluster.get_json(METAL3_ADDRESSES, "-n", namespace)["items"]
+    per_claim: dict[str, int] = {}
+    for item in found:
+        per_claim[item["spec"]["claim"]["name"]] = (
+            per_claim.get(item["spec"]["claim"]["name"], 0) + 1
+        )
+    ips = [item["spec"]["address"] for item in found]
+    assert len(set(ips)) == len(ips)
+    assert per_claim == {f"claim-{i}": 1 for i in range(30)}
