@@ -1,3 +1,3 @@
 """Root conftest: the harness fixtures and the YAML scenario collector."""
 
-pytest_plugins = ["e2e.pytest_plugin"]
+pytest_plugins = ["e2e.pytest_plugin", "e2e.scenario.plugin"]

@@ -1,0 +1,163 @@
+"""The pytest side: one item per file, tags as markers, clear collection errors, readable failures.
+
+Each test runs pytest on a small project made by ``pytester``; its conftest swaps the
+real clusters for the in-memory environment of ``fakes`` (the runner's own tests only).
+The runs are in-process, so the plugin is imported here first: pytester forgets modules
+first imported during a run, and a second run would otherwise mix two copies of them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import e2e.scenario.plugin  # noqa: F401 (imported first: in-process runs share its modules)
+
+from . import fakes
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = f"""
+import pytest
+from {fakes.__name__} import FakeEnvironment
+
+@pytest.fixture
+def scenario_environment():
+    return FakeEnvironment()
+
+@pytest.fixture
+def namespace():
+    return "t-pytester"
+"""
+
+PASSING = """
+description: a config map is applied and found
+tags: [move, slow]
+invariants: {settle: 0.1}
+steps:
+  - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}
+  - expect:
+      objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: t-pytester}}
+"""
+
+FAILING = """
+description: expects data the object does not have
+tags: [restart]
+steps:
+  - controller: start
+  - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: found}}
+  - name: the data is what we wanted
+    expect:
+      objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: wanted}}
+"""
+
+MALFORMED = """
+description: a wait with a bad timeout
+steps:
+  - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+  - name: wait for it
+    wait:
+      timeout: soon
+      objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(
+        "[pytest]\naddopts = -p e2e.scenario.plugin --strict-markers -p no:hypothesispytest\n"
+    )
+    pytester.makeconftest(CONFTEST)
+    for path, text in {
+        "scenarios/move/cluster_moves.yaml": PASSING,
+        "scenarios/restart/survives.yaml": FAILING,
+        "examples/not_a_scenario.yaml": "apiVersion: v1\nkind: ConfigMap\n",
+        "scenarios/README.md": "not yaml",
+    }.items():
+        target = pytester.path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+    return pytester
+
+
+def test_each_scenario_file_is_one_item_named_after_it(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q")
+
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/move/cluster_moves.yaml::cluster_moves",
+            "scenarios/restart/survives.yaml::survives",
+            "2 tests collected*",
+        ]
+    )
+    assert "not_a_scenario" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("selection", "selected"),
+    [
+        pytest.param(["-m", "move"], ["cluster_moves"], id="by tag"),
+        pytest.param(["-m", "slow and not restart"], ["cluster_moves"], id="by tags"),
+        pytest.param(["-m", "scenario"], ["cluster_moves", "survives"], id="every scenario"),
+        pytest.param(["-m", "cluster"], ["cluster_moves", "survives"], id="needs clusters"),
+        pytest.param(["scenarios/restart"], ["survives"], id="by group"),
+        pytest.param(["scenarios/move/cluster_moves.yaml"], ["cluster_moves"], id="one file"),
+    ],
+)
+def test_scenarios_are_selected_by_tag_group_or_file(
+    project: pytest.Pytester, selection: list[str], selected: list[str]
+) -> None:
+    result = project.runpytest("--collect-only", "-q", *selection)
+
+    collected = [line.split("::")[1] for line in result.stdout.lines if "::" in line]
+    assert collected == selected
+
+
+def test_a_passing_scenario_passes(project: pytest.Pytester) -> None:
+    result = project.runpytest("scenarios/move")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_a_failing_scenario_shows_the_step_and_expected_beside_found(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("scenarios/restart")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '*scenarios/restart/survives.yaml: step 3 "the data is what we wanted"'
+            " (expect, cluster source) failed",
+            "the step, as written:",
+            "    name: the data is what we wanted",
+            "what: ConfigMap t-pytester/a: at .data.k expected 'wanted', found 'found'",
+            "expected beside found (first difference at .data.k):",
+            "    --- expected",
+            "    +++ found",
+            "    -  k: wanted",
+            "    +  k: found",
+            "controller main@source, last 50 lines:",
+            "*FAILED scenarios/restart/survives.yaml::survives*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_malformed_scenario_is_a_collection_error_naming_file_step_and_key(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "move" / "broken.yaml").write_text(MALFORMED)
+
+    result = project.runpytest("--collect-only", "-q", "scenarios/move")
+
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting scenarios/move/broken.yaml*",
+            "scenarios/move/broken.yaml: not a valid scenario:",
+            "  - step 2 \"wait for it\" (wait), key wait.timeout: 'soon' is not of type 'number'",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED

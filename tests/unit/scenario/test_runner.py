@@ -1,0 +1,532 @@
+"""Step dispatch, conditions and failure reports, run on the in-memory environment.
+
+Real scenarios run on real clusters; these tests only prove the runner does what each
+key says, and that a wrong expectation fails with expected beside found.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from e2e.scenario import loader
+from e2e.scenario.manifests import Kind
+from e2e.scenario.report import ScenarioFailed
+from e2e.scenario.run import Run
+from e2e.scenario.runner import run_scenario
+
+from .fakes import FakeClient, FakeEnvironment
+
+NAMESPACE = "t-ns"
+CONFIG_MAP = Kind("v1", "ConfigMap")
+
+
+def run_yaml(
+    tmp_path: Path, text: str, env: FakeEnvironment | None = None, settle: float = 0.2
+) -> tuple[Run, FakeEnvironment]:
+    path = tmp_path / "scenario.yaml"
+    body = textwrap.dedent(text)
+    if "invariants:" not in body:
+        body += f"invariants: {{settle: {settle}}}\n"
+    path.write_text(body)
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    scenario = loader.load(path, repo_root=tmp_path)
+    env = env or FakeEnvironment()
+    run = run_scenario(
+        scenario,
+        env,
+        namespace=NAMESPACE,
+        suffix="abc123",
+        repo_root=tmp_path,
+        shown_path="scenarios/unit/scenario.yaml",
+        interval=0.01,
+    )
+    return run, env
+
+
+def failure_of(tmp_path: Path, text: str, env: FakeEnvironment | None = None) -> str:
+    with pytest.raises(ScenarioFailed) as caught:
+        run_yaml(tmp_path, text, env)
+    return str(caught.value)
+
+
+def test_apply_generate_wait_and_expect_pass_on_what_was_applied(tmp_path: Path) -> None:
+    run, env = run_yaml(
+        tmp_path,
+        """
+        description: apply, generate, then check them every way
+        steps:
+          - apply:
+              apiVersion: v1
+              kind: ConfigMap
+              metadata: {name: "cfg-{{ suffix }}", labels: {role: main}}
+              data: {ns: "{{ namespace }}"}
+          - generate:
+              count: 5
+              chunk: 2
+              template:
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: "gen-{{ i }}", labels: {role: generated}}
+                data: {number: "{{ i }}"}
+          - wait:
+              timeout: 1
+              objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg-abc123}}
+              count: {apiVersion: v1, kind: ConfigMap, labelSelector: role=generated, equals: 5}
+          - expect:
+              objects:
+                - {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg-abc123}, data: {ns: t-ns}}
+                - {apiVersion: v1, kind: ConfigMap, metadata: {name: gen-4}, data: {number: "4"}}
+              absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: gen-5}}
+              jsonpath:
+                object: {apiVersion: v1, kind: ConfigMap, metadata: {name: gen-2}}
+                path: .metadata.labels.role
+                equals: generated
+              count:
+                apiVersion: v1
+                kind: ConfigMap
+                where: {data: {number: "3"}}
+                equals: 1
+        """,
+    )
+
+    source = env.clients["source"]
+    assert len(source.list(CONFIG_MAP, NAMESPACE)) == 6
+    assert source.calls == ["apply 1", "apply 2", "apply 2", "apply 1"]
+    assert run.touched == ["source"]
+
+
+def test_patch_delete_capture_and_files_act_on_the_named_cluster(tmp_path: Path) -> None:
+    (tmp_path / "examples" / "two.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "examples" / "two.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n"
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: two}, data: {a: b}}\n"
+    )
+    run, env = run_yaml(
+        tmp_path,
+        """
+        description: files, patches, captures and deletes on the target
+        steps:
+          - {cluster: target, apply: {file: examples/two.yaml}}
+          - cluster: target
+            patch:
+              object: {apiVersion: v1, kind: ConfigMap, metadata: {name: two}}
+              merge: {data: {a: null, c: d}}
+          - cluster: target
+            patch:
+              object: {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}
+              json: [{op: add, path: /data, value: {from: json}}]
+          - cluster: target
+            capture:
+              two_uid:
+                object: {apiVersion: v1, kind: ConfigMap, metadata: {name: two}}
+                path: .metadata.uid
+          - cluster: target
+            apply:
+              apiVersion: v1
+              kind: ConfigMap
+              metadata: {name: three}
+              data: {owner: "{{ two_uid }}"}
+          - {cluster: target, delete: {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}}
+          - cluster: target
+            expect:
+              objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: two}, data: {c: d}}
+              absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}
+        """,
+    )
+
+    target = env.clients["target"]
+    two = target.objects[("v1", "ConfigMap", NAMESPACE, "two")]
+    assert two["data"] == {"c": "d"}
+    three = target.objects[("v1", "ConfigMap", NAMESPACE, "three")]
+    assert three["data"]["owner"] == two["metadata"]["uid"]
+    assert env.clients["source"].objects == {}
+    assert run.touched == ["target"]
+
+
+def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path) -> None:
+    run, env = run_yaml(
+        tmp_path,
+        """
+        description: every world-changing action is passed on
+        steps:
+          - controller: start
+          - {cluster: target, controller: {action: start, instance: second}}
+          - controller: {action: kill, instance: main}
+          - {cluster: target, restart: etcd}
+          - restart: apiserver
+          - move: {}
+          - move: {from: target, to: source}
+        """,
+    )
+
+    assert env.actions == [
+        "controller start main on source",
+        "controller start second on target",
+        "controller kill main on source",
+        "restart etcd on target",
+        "restart apiserver on source",
+        "move t-ns from source to target",
+        "move t-ns from target to source",
+    ]
+    assert run.touched == ["source", "target"]
+
+
+def test_allocations_after_a_move_equal_the_snapshot_taken_before(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put(claim("m1", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    source.put(pool())
+
+    run, _ = run_yaml(
+        tmp_path,
+        """
+        description: snapshot, move, compare
+        steps:
+          - snapshot: before
+          - move: {}
+          - name: the status a controller rebuilds after the move (none runs here)
+            cluster: target
+            patch:
+              object: {apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, metadata: {name: m1}}
+              subresource: status
+              merge: {status: {address: {name: p-10-0-0-10}}}
+          - {cluster: target, expect: {snapshot: before}}
+        """,
+        env,
+    )
+
+    assert run.snapshots["before"]["claims"] == {"IPClaim/m1": "10.0.0.10"}
+    assert env.clients["source"].objects == {}
+    assert env.clients["target"].calls == ["patch IPClaim.ipam.metal3.io t-ns/m1 merge status"]
+
+
+def test_a_move_that_loses_a_binding_differs_from_the_snapshot(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put(claim("m1", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    source.put(pool())
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: status is dropped by the move and nothing rebuilds it
+        steps:
+          - snapshot: before
+          - move: {}
+          - {cluster: target, expect: {snapshot: before}}
+        """,
+        env,
+    )
+
+    assert "what: allocations on target differ from snapshot 'before'" in text
+    assert "-  IPClaim/m1: 10.0.0.10\n    +  IPClaim/m1: null" in text
+
+
+def test_an_empty_snapshot_equals_an_empty_one_even_without_the_kinds(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    for client in env.clients.values():
+        client.missing_kinds = {"IPClaim.ipam.metal3.io", "IPPool.ipam.metal3.io"}
+
+    run, _ = run_yaml(
+        tmp_path,
+        """
+        description: no CRDs, no controller
+        steps:
+          - snapshot: nothing
+          - {cluster: target, expect: {snapshot: nothing}}
+        """,
+        env,
+    )
+
+    assert run.snapshots["nothing"] == {"claims": {}, "addresses": {}}
+
+
+def test_a_wrong_expectation_fails_with_the_step_and_expected_beside_found(
+    tmp_path: Path,
+) -> None:
+    text = failure_of(
+        tmp_path,
+        """
+        description: expects the wrong data
+        steps:
+          - controller: start
+          - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: found}}
+          - name: check the data
+            expect:
+              objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: wanted}}
+        """,
+    )
+
+    assert 'step 3 "check the data" (expect, cluster source) failed' in text
+    assert "the step, as written:" in text
+    assert "    name: check the data\n    expect:\n" in text
+    assert "what: ConfigMap t-ns/a: at .data.k expected 'wanted', found 'found'" in text
+    assert "expected beside found (first difference at .data.k):" in text
+    assert "--- expected\n    +++ found\n" in text
+    assert "    -  k: wanted\n    +  k: found\n" in text
+    assert "controller main@source, last 50 lines:\n    fake log of main: running=True" in text
+
+
+def test_a_wait_that_never_holds_fails_after_its_timeout(tmp_path: Path) -> None:
+    text = failure_of(
+        tmp_path,
+        """
+        description: waits for an object nobody creates
+        steps:
+          - wait:
+              timeout: 0.05
+              objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: never}}
+        """,
+    )
+
+    assert "what: still not true after 0.05 s: ConfigMap t-ns/never does not exist" in text
+    assert "+(not found)" in text
+    assert "controller logs: no controller was started" in text
+
+
+def test_a_wait_holds_once_another_writer_catches_up(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    reads = {"n": 0}
+
+    def late_writer(client: FakeClient) -> None:
+        reads["n"] += 1
+        if reads["n"] == 5:
+            client.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": config("late")})
+
+    env.clients["source"].hooks.append(late_writer)
+
+    run_yaml(
+        tmp_path,
+        """
+        description: the object appears on the fifth read
+        steps:
+          - wait:
+              timeout: 2
+              objects: {apiVersion: v1, kind: ConfigMap, metadata: {name: late}}
+        """,
+        env,
+    )
+
+    assert reads["n"] >= 5
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        pytest.param(
+            "count: {apiVersion: v1, kind: ConfigMap, atLeast: 3}",
+            "what: ConfigMap: 1 found, expected at least 3",
+            id="count",
+        ),
+        pytest.param(
+            "absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}",
+            "what: ConfigMap t-ns/a exists",
+            id="absent",
+        ),
+        pytest.param(
+            "jsonpath: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},"
+            " path: .data.k, matches: '^z'}",
+            "what: ConfigMap t-ns/a .data.k: 'v' does not match /^z/",
+            id="jsonpath matches",
+        ),
+        pytest.param(
+            "jsonpath: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},"
+            " path: .data.gone, exists: true}",
+            "what: ConfigMap t-ns/a .data.gone is missing",
+            id="jsonpath exists",
+        ),
+        pytest.param(
+            "events: [{involvedObject: {kind: IPClaim, name: a}, reason: Allocated}]",
+            "what: no Event about IPClaim a matches",
+            id="events",
+        ),
+    ],
+)
+def test_each_condition_says_what_does_not_hold(
+    tmp_path: Path, condition: str, message: str
+) -> None:
+    text = failure_of(
+        tmp_path,
+        f"""
+        description: one condition that does not hold
+        steps:
+          - apply: {{apiVersion: v1, kind: ConfigMap, metadata: {{name: a}}, data: {{k: v}}}}
+          - expect:
+              {condition}
+        """,
+    )
+
+    assert message in text
+
+
+def test_an_event_matches_on_object_type_reason_and_message(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": config("ev1"),
+            "involvedObject": {"kind": "IPClaim", "name": "claim-1"},
+            "type": "Normal",
+            "reason": "AddressAllocated",
+            "message": "allocated 10.0.0.10 from pool-a",
+        }
+    )
+
+    run_yaml(
+        tmp_path,
+        r"""
+        description: an event
+        steps:
+          - expect:
+              events:
+                - involvedObject: {kind: IPClaim, name: claim-1}
+                  type: Normal
+                  reason: Address.*
+                  message: 10\.0\.0\.10
+        """,
+        env,
+    )
+
+
+def test_unchanged_catches_a_write_during_the_window(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": config("busy"), "data": {}})
+    count = {"n": 0}
+
+    def churn(client: FakeClient) -> None:
+        count["n"] += 1
+        busy = client.objects[("v1", "ConfigMap", NAMESPACE, "busy")]
+        client.put({**busy, "data": {"n": str(count["n"])}})
+
+    source.hooks.append(churn)
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: something keeps writing
+        steps:
+          - expect:
+              unchanged:
+                seconds: 0.2
+                objects: [{apiVersion: v1, kind: ConfigMap}]
+        """,
+        env,
+    )
+
+    assert "what: ConfigMap busy changed within 0.2 s" in text
+    assert "-  n: '1'\n    +  n: '2'" in text
+
+
+def test_unchanged_passes_when_nothing_writes(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": config("x")})
+
+    run_yaml(
+        tmp_path,
+        """
+        description: quiet
+        steps:
+          - expect: {unchanged: {seconds: 0.1}}
+          - expect: {unchanged: {seconds: 0.1, objects: [{apiVersion: v1, kind: ConfigMap}]}}
+        """,
+        env,
+    )
+
+
+def test_a_broken_invariant_fails_the_scenario_after_its_last_step(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put(pool())
+    source.put(claim("m1", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    source.put(address("p-dup", "10.0.0.10", "m1"))
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: two addresses for one IP
+        steps:
+          - expect: {count: {apiVersion: ipam.metal3.io/v1alpha1, kind: IPAddress, equals: 2}}
+        """,
+        env,
+    )
+
+    assert "scenarios/unit/scenario.yaml: invariants failed after the last step" in text
+    assert "on source:\n    no-duplicate-addresses:\n      - 10.0.0.10 is held 2 times" in text
+    assert "invariants.skip" in text
+
+
+def test_a_scenario_may_skip_one_invariant_with_a_reason(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].put(address("p-orphan", "10.0.0.10", "gone"))
+    env.clients["source"].put(pool())
+
+    run_yaml(
+        tmp_path,
+        """
+        description: an orphan on purpose
+        invariants:
+          settle: 0.1
+          skip: [{name: no-orphan-addresses, reason: the test leaves it behind}]
+        steps:
+          - expect: {count: {apiVersion: ipam.metal3.io/v1alpha1, kind: IPAddress, equals: 1}}
+        """,
+        env,
+    )
+
+
+def test_a_kubectl_error_fails_the_step_with_its_message(tmp_path: Path) -> None:
+    text = failure_of(
+        tmp_path,
+        """
+        description: deletes what does not exist
+        steps:
+          - delete: {apiVersion: v1, kind: ConfigMap, metadata: {name: ghost}}
+        """,
+    )
+
+    assert "step 1 (delete, cluster source) failed" in text
+    assert 'error: source: Error from server (NotFound): "ghost"' in text
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+def config(name: str) -> dict[str, str]:
+    return {"name": name, "namespace": NAMESPACE}
+
+
+def pool() -> dict[str, object]:
+    return {
+        "apiVersion": "ipam.metal3.io/v1alpha1",
+        "kind": "IPPool",
+        "metadata": config("pool-a"),
+        "spec": {"namePrefix": "p", "pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}]},
+    }
+
+
+def claim(name: str, bound_to: str) -> dict[str, object]:
+    return {
+        "apiVersion": "ipam.metal3.io/v1alpha1",
+        "kind": "IPClaim",
+        "metadata": config(name),
+        "spec": {"pool": {"name": "pool-a"}},
+        "status": {"address": {"name": bound_to}},
+    }
+
+
+def address(name: str, ip: str, claim_name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "ipam.metal3.io/v1alpha1",
+        "kind": "IPAddress",
+        "metadata": config(name),
+        "spec": {"address": ip, "pool": {"name": "pool-a"}, "claim": {"name": claim_name}},
+    }
