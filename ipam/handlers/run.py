@@ -148,10 +148,7 @@ async def _lead_and_operate(
     ready: asyncio.Event,
 ) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _on_signals(stop)
     if elector is not None:
         acquiring = asyncio.create_task(elector.acquire())
         stopping = asyncio.create_task(stop.wait())
@@ -214,7 +211,7 @@ async def _operate(
         ),
         "resync": asyncio.create_task(resync.forever(ctx, namespaces or None), name="resync"),
         "stop": asyncio.create_task(_wait(stop), name="signal"),
-        "ready": asyncio.create_task(_mark_ready(kopf_ready, ready), name="ready"),
+        "ready": asyncio.create_task(_mark_ready(kopf_ready, ready, stop), name="ready"),
     }
     if elector is not None:
         tasks["lease"] = asyncio.create_task(elector.keep(), name="lease")
@@ -249,6 +246,9 @@ async def _operate(
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
+        # Our own background work ends first: Kopf gives whatever task is left when it
+        # stops five seconds to finish before it cancels it.
+        await ctx.cancel_all()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(operator_task, timeout=10)
     return code
@@ -258,6 +258,15 @@ async def _wait(event: asyncio.Event) -> None:
     await event.wait()
 
 
-async def _mark_ready(kopf_ready: asyncio.Event, ready: asyncio.Event) -> None:
+async def _mark_ready(kopf_ready: asyncio.Event, ready: asyncio.Event, stop: asyncio.Event) -> None:
     await kopf_ready.wait()
+    _on_signals(stop)  # Kopf took SIGINT/SIGTERM over when it started: the stop is ours to run
     ready.set()
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` (where the platform lets us handle signals)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
