@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from e2e.scenario import allocations, invariants, steps
@@ -26,6 +27,7 @@ def run_scenario(
     run = Run(env, namespace, suffix, repo_root, interval=interval)
     shown = shown_path or str(scenario.path)
     for step in scenario.steps:
+        started = time.monotonic()
         try:
             steps.ACTIONS[step.action](run, step)
         except Mismatch as mismatch:
@@ -36,13 +38,18 @@ def run_scenario(
             raise ScenarioFailed(
                 scenario, shown, step=step, error=error, logs=env.controller_logs(LOG_LINES)
             ) from error
+        finally:  # pytest shows this with the failure (or live with -s): where time went
+            print(f"{step.title}: {time.monotonic() - started:.1f}s", flush=True)
     logs = env.controller_logs
+    started = time.monotonic()
     try:
         failed = settled_invariants(run, scenario)
     except Mismatch as mismatch:
         raise ScenarioFailed(scenario, shown, mismatch=mismatch, logs=logs(LOG_LINES)) from None
     except Exception as error:
         raise ScenarioFailed(scenario, shown, error=error, logs=logs(LOG_LINES)) from error
+    finally:
+        print(f"invariants on {', '.join(run.touched)}: {time.monotonic() - started:.1f}s")
     if failed:
         raise ScenarioFailed(
             scenario, shown, invariants=failed, logs=env.controller_logs(LOG_LINES)
