@@ -37,6 +37,7 @@ lint: venv ## ruff, mypy strict on ipam/, import-linter contracts
 bench: venv tools ## Benchmarks: core allocator, control plane, controller
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
 	$(PY) bench/cluster_bench.py $(BENCH_ARGS)
+	$(PY) bench/controller_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
