@@ -1,9 +1,10 @@
 """Giving a claim its address: decide in the core, create the IPAddress, let the name arbitrate.
 
-Runs with the pool's lock held (and the locks of pools whose ranges overlap it), so within
-this process two allocations of one pool never interleave. Across processes the IPAddress
-name is the arbiter: AlreadyExists means the address is taken, so the object is read, put
-in the ledger, and the next candidate tried.
+Decisions for one pool are taken under its lock (and the locks of pools whose ranges
+overlap it), and the chosen address is reserved in the ledger before the lock is let go,
+so within this process two claims are never given one address. Across processes the
+IPAddress name is the arbiter: AlreadyExists means the address is taken, so the object is
+read, put in the ledger, and the next candidate tried.
 """
 
 from __future__ import annotations
@@ -81,32 +82,46 @@ async def create_address(
     pool_state: state.PoolState,
     overlapping: list[state.PoolState],
 ) -> Outcome:
-    """Choose an address and create its IPAddress; the claim is alive and carries our finalizer."""
+    """Choose an address and create its IPAddress; the claim is alive and carries our finalizer.
+
+    The pool locks cover the decision and a reservation of the chosen address in the
+    ledger, not the API call: the next claim of the pool is decided while this one's
+    IPAddress is being created, so a burst of claims keeps many creations in flight, and
+    none of them can be given an address another holds or has reserved.
+    """
     pool = pool_state.record
     assert pool is not None
     flavour = claim.flavour
     request = allocate.ClaimRequest(claim.key, claim.requested)
     outsiders: list[ledger.Holding] = []
     for _ in range(NAME_CLASH_ATTEMPTS):
-        view = _view(pool_state, overlapping, outsiders)
-        try:
-            decision = allocate.allocate(pool.pool, view, request, deleting=pool.meta.deleting)
-        except errors.IPAMError as err:
-            return Failed(err)
-        if decision.rebound:
-            return Bound(decision.object_name, decision.details.address, created=False)
+        async with ctx.registry.locked([pool_state, *overlapping]):
+            if pool_state.record is None:
+                return Deferred("the pool is gone")
+            held = pool_state.book.held_by(claim.key)
+            if held is not None:
+                return Bound(held.object_name, held.address, created=False)
+            view = _view(pool_state, overlapping, outsiders)
+            try:
+                decision = allocate.allocate(pool.pool, view, request, deleting=pool.meta.deleting)
+            except errors.IPAMError as err:
+                return Failed(err)
+            if decision.rebound:
+                return Bound(decision.object_name, decision.details.address, created=False)
+            reserved = ledger.Holding(decision.details.address, claim.key, decision.object_name)
+            pool_state.book.add(reserved)
         body = bodies.address_body(pool, claim, decision.details, decision.object_name)
         try:
             result = await ctx.api.create(flavour.address, pool.meta.namespace, body)
-        except client.Unreachable:
+        except BaseException as err:
+            pool_state.unreserve(reserved)
+            if isinstance(err, client.KubeError) and not _transient(err):
+                return Failed(errors.CreateFailed(), detail=str(err))
             raise
-        except client.KubeError as err:
-            if err.status is not None and (err.status >= 500 or err.status == 429):
-                raise
-            return Failed(errors.CreateFailed(), detail=str(err))
         if isinstance(result, client.Created):
             ctx.registry.observe_address(bodies.address_record(flavour, result.body))
             return Bound(decision.object_name, decision.details.address, created=True)
+        pool_state.unreserve(reserved)
         ctx.metrics.name_clashes.labels(flavour.kind).inc()
         found = await ctx.api.get(flavour.address, pool.meta.namespace, decision.object_name)
         if found is None:
@@ -134,3 +149,10 @@ async def create_address(
                 )
             )
     return Deferred("the IPAddress names kept clashing", retry_in=ctx.options.error_retry)
+
+
+def _transient(err: client.KubeError) -> bool:
+    """Unreachable, overloaded or failing servers: try again later, the claim is not at fault."""
+    return isinstance(err, client.Unreachable) or (
+        err.status is not None and (err.status >= 500 or err.status == 429)
+    )

@@ -29,7 +29,7 @@ async def reconcile(
     claim = bodies.claim_record(flavour, body)
     if not claim.served:
         return  # a CAPI claim for another provider's pool: not ours, not even a finalizer
-    async with ctx.registry.claim_turn(claim.meta.namespace, claim.key):
+    async with ctx.registry.claim_turn(claim.meta.namespace, claim.key), ctx.slots:
         if ctx.registry.stale_claim(claim.meta.namespace, claim.key, claim.meta.resource_version):
             return  # older than our own last write: the event of that write is on its way
         try:
@@ -108,8 +108,7 @@ async def _bind(ctx: context.Context, claim: bodies.ClaimRecord) -> None:
             return  # gone, or being deleted: its deletion event takes over
         claim = fresh
     overlapping = ctx.registry.overlapping(pool_state)
-    async with ctx.registry.locked([pool_state, *overlapping]):
-        outcome = await _allocate_locked(ctx, claim, pool_state, overlapping)
+    outcome = await allocation.create_address(ctx, claim, pool_state, overlapping)
     await _apply(ctx, (claim, outcome), started)
 
 
@@ -119,25 +118,6 @@ async def _pool(ctx: context.Context, pool_state: state.PoolState) -> bodies.Poo
         if body is not None:
             ctx.registry.observe_pool(bodies.pool_record(body))
     return pool_state.record
-
-
-async def _allocate_locked(
-    ctx: context.Context,
-    claim: bodies.ClaimRecord,
-    pool_state: state.PoolState,
-    overlapping: list[state.PoolState],
-) -> allocation.Outcome:
-    """Under the pool lock(s): the ledger is final for this process, so decide and create.
-
-    The claim carries our finalizer, and every reconcile of it (including its release)
-    takes turns, so it cannot be released and gone while its IPAddress is being created.
-    """
-    if pool_state.record is None:
-        return allocation.Deferred("the pool is gone")
-    held = pool_state.book.held_by(claim.key)
-    if held is not None:
-        return allocation.Bound(held.object_name, held.address, created=False)
-    return await allocation.create_address(ctx, claim, pool_state, overlapping)
 
 
 def _grace_left(pool_state: state.PoolState, claim: bodies.ClaimRecord, grace: float) -> float:

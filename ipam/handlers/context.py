@@ -29,6 +29,10 @@ class Options:
     """Seconds to gather freed addresses before waiting claims are retried."""
     error_retry: float = 5.0
     """Seconds before a reconcile that hit an API error runs again."""
+    concurrency: int = 64
+    """Claims reconciled at once. A burst of thousands then moves through in a pipeline:
+    each claim is finished (finalizer, address, status) before most others start, instead
+    of thousands of requests queueing at once for the same few connections."""
 
 
 @dataclass
@@ -39,6 +43,10 @@ class Context:
     metrics: metrics.Metrics
     options: Options = Options()
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.options.concurrency)
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run in the background; the task is kept (not garbage-collected) and its crash logged."""

@@ -1,10 +1,10 @@
 """Kopf wiring: which events reach which reconcile, and the settings that keep Kopf out of our way.
 
-Only low-level, level-based hooks are used: indexes (which also hold every handler back
-until all IPAddresses, pools and Clusters have been listed once, so the first allocation
-already sees every address) and ``on.event``. No on.create/on.update, no Kopf timers or
-daemons (they would put Kopf's own finalizer on our objects): the periodic full
-re-alignment is our own task (:mod:`ipam.handlers.resync`).
+Only the low-level, level-based ``on.event`` hook is used. No on.create/on.update, no Kopf
+timers or daemons (they would put Kopf's own finalizer on our objects), and no Kopf
+indexes: every IPAddress, pool and Cluster is read once before Kopf starts
+(:func:`ipam.handlers.resync.prime`), and the periodic full re-alignment is our own task
+(:mod:`ipam.handlers.resync`).
 """
 
 from __future__ import annotations
@@ -65,11 +65,6 @@ def _address_handlers(
 ) -> None:
     res = flavour.address
 
-    @kopf.index(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-addresses")
-    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
-        addresses.observe(ctx, flavour, body)
-        return None
-
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-address")
     async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
         await addresses.on_event(ctx, flavour, type, body)
@@ -92,11 +87,6 @@ def _claim_handlers(
 def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
     res = resources.IPPOOL
 
-    @kopf.index(res.group, res.version, res.plural, registry=reg, id="pools")
-    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
-        ctx.registry.observe_pool(bodies.pool_record(body))
-        return None
-
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id="pool")
     async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
         if type == "DELETED":
@@ -109,13 +99,6 @@ def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
 
 def _cluster_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
     group, plural = resources.CLUSTER.group, resources.CLUSTER.plural
-
-    @kopf.index(group=group, plural=plural, registry=reg, id="clusters")
-    async def index(body: kopf.Body, **_: Any) -> dict[Any, Any] | None:
-        record = bodies.cluster_record(body)
-        if ctx.registry.cluster(*record.meta.key) is None:
-            ctx.registry.observe_cluster(record)  # later changes are noticed by the event handler
-        return None
 
     @kopf.on.event(group=group, plural=plural, registry=reg, id="cluster")
     async def event(type: str | None, body: kopf.Body, **_: Any) -> None:

@@ -26,23 +26,39 @@ OVERLAP = "Overlap"
 DUPLICATE = "DuplicateAddress"
 OWNED = (READY, PREFIX_COLLISION, OVERLAP, DUPLICATE)
 LISTED = 5
+HOLDINGS_PER_DELAY = 1000
+"""Each thousand holdings add one ``status_delay`` to the wait before a status write."""
 
 
 def schedule(ctx: context.Context, pool_state: state.PoolState) -> None:
-    """Write the pool's status soon; changes arriving meanwhile share the write."""
+    """Write the pool's status soon; changes arriving meanwhile share the write.
+
+    One writer per pool: changes that arrive while a write is in flight are written by
+    the same writer right after it. The wait before a write grows with the pool's
+    holdings, since every status write carries ``indexes`` (one entry per holding) through
+    the API server, etcd and every watcher: a 10,000-address pool is written about every
+    5.5 s during a burst instead of every 0.5 s.
+    """
+    pool_state.status_dirty = True
     if pool_state.status_task is not None and not pool_state.status_task.done():
         return
 
-    async def later() -> None:
-        await asyncio.sleep(ctx.options.status_delay)
-        pool_state.status_task = None
-        try:
-            await flush(ctx, pool_state)
-        except client.KubeError as err:
-            ctx.metrics.api_errors.labels(resources.IPPOOL.plural).inc()
-            logger.warning("IPPool %s/%s: status not written: %s", *pool_state.key, err)
+    async def writer() -> None:
+        while pool_state.status_dirty:
+            await asyncio.sleep(delay(ctx, pool_state))
+            pool_state.status_dirty = False
+            try:
+                await flush(ctx, pool_state)
+            except client.KubeError as err:
+                ctx.metrics.api_errors.labels(resources.IPPOOL.plural).inc()
+                logger.warning("IPPool %s/%s: status not written: %s", *pool_state.key, err)
 
-    pool_state.status_task = ctx.spawn(later(), name=f"status of {pool_state.key}")
+    pool_state.status_task = ctx.spawn(writer(), name=f"status of {pool_state.key}")
+
+
+def delay(ctx: context.Context, pool_state: state.PoolState) -> float:
+    """Seconds to gather changes before the next status write of this pool."""
+    return ctx.options.status_delay * (1 + len(pool_state.book) / HOLDINGS_PER_DELAY)
 
 
 async def flush(ctx: context.Context, pool_state: state.PoolState) -> None:

@@ -110,16 +110,6 @@ async def _run(api: client.Client, options: RunOptions) -> int:
         logger.error("Cannot start: %s", err)
         return EXIT_MISCONFIGURED
 
-    elector = (
-        leader.Elector(
-            api,
-            namespace=options.leader_election_namespace,
-            name=options.lease_name,
-            timing=options.lease,
-        )
-        if options.leader_election
-        else None
-    )
     ready = asyncio.Event()
     registry_metrics = metrics.Metrics()
     try:
@@ -133,10 +123,25 @@ async def _run(api: client.Client, options: RunOptions) -> int:
     except OSError as err:
         logger.error("Cannot open the health/metrics ports: %s", err)
         return EXIT_MISCONFIGURED
+    # The Lease has a connection pool of its own: a burst of reconciles queueing for
+    # connections must never make a renewal late and cost the leadership.
+    lease_api = await client.Client.connect(options.kubeconfig) if options.leader_election else None
+    elector = (
+        leader.Elector(
+            lease_api,
+            namespace=options.leader_election_namespace,
+            name=options.lease_name,
+            timing=options.lease,
+        )
+        if lease_api is not None
+        else None
+    )
     try:
         return await _lead_and_operate(api, options, elector, credentials, registry_metrics, ready)
     finally:
         await servers.stop()
+        if lease_api is not None:
+            await lease_api.close()
 
 
 async def _lead_and_operate(
@@ -196,6 +201,11 @@ async def _operate(
     kopf_ready = asyncio.Event()
     kopf_stop = asyncio.Event()
     namespaces = list(options.namespaces)
+    try:
+        await resync.prime(ctx, namespaces or None)
+    except client.KubeError as failure:
+        logger.error("Cannot read what exists before serving claims: %s; exiting.", failure)
+        return EXIT_LOST
     tasks: dict[str, asyncio.Task[None]] = {
         "operator": asyncio.create_task(
             kopf.operator(
@@ -225,8 +235,10 @@ async def _operate(
             )
             finished = done.pop()
             if finished is tasks.get("lease"):
-                err = finished.exception()
-                logger.error("Leadership lost (%s): exiting so that a restart begins clean.", err)
+                logger.error(
+                    "Leadership lost (%s): exiting so that a restart begins clean.",
+                    finished.exception(),
+                )
                 code = EXIT_LOST
             elif finished is tasks["operator"] and finished.exception() is not None:
                 logger.error("The operator failed: %s", finished.exception())

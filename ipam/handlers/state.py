@@ -55,6 +55,8 @@ class PoolState:
     held: bool = False
     """Whether the pool was last found paused (or waiting for its Cluster)."""
     status_task: asyncio.Task[None] | None = None
+    status_dirty: bool = False
+    """Whether something changed since the last status write began."""
     retry_task: asyncio.Task[None] | None = None
 
     @property
@@ -79,6 +81,16 @@ class PoolState:
                 if not keys:
                     del self.by_claim[seen.record.claim]
         return seen
+
+    def unreserve(self, reserved: ledger.Holding) -> None:
+        """Take back an address reserved for a creation that did not happen.
+
+        Nothing changes when an IPAddress recording that very holding has been seen: then
+        the object exists and the ledger must keep it.
+        """
+        if any(record.holding == reserved for record in self.records_of(reserved.claim)):
+            return
+        self.book.remove(reserved.address, reserved.claim)
 
     def waiting(self) -> list[ledger.ClaimKey]:
         return sorted(claim for claim, waits in self.claims.items() if waits)
