@@ -9,6 +9,8 @@ cannot be reached is :class:`Unreachable`. Bodies are plain dicts.
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,8 @@ Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 PAGE_SIZE = 500
 FINALIZER_ATTEMPTS = 8
+READ_BUFFER = 2**21
+"""Bytes: one watch event or object may be as large as etcd allows (about 1.5 MiB)."""
 
 
 class KubeError(Exception):
@@ -69,6 +73,31 @@ def _error(err: ApiException) -> KubeError:
     return cls(f"{message} (HTTP {err.status})", status=err.status, reason=reason)
 
 
+def _read_environment_once(api: k8s.ApiClient) -> None:
+    """Decide about proxies once, not in a worker thread on every request.
+
+    The generated client's session trusts the environment, so aiohttp looks up proxy
+    variables and reads ~/.netrc in a thread for each request: a thread hop and a file
+    read per API call, a good part of the controller's CPU in a burst. The same decision
+    (an explicit proxy from the kubeconfig, else HTTPS_PROXY unless NO_PROXY covers the
+    server) is taken here once, and the session stops trusting the environment.
+    """
+    rest = api.rest_client
+    session = rest.pool_manager
+    if not rest.proxy:
+        server = str(api.configuration.host or "")
+        host = urllib.parse.urlsplit(server).hostname or ""
+        proxies = urllib.request.getproxies()
+        proxy = proxies.get(urllib.parse.urlsplit(server).scheme or "https")
+        if proxy and not urllib.request.proxy_bypass(host):
+            rest.proxy = proxy
+    connector = session.connector
+    session.detach()
+    rest.pool_manager = aiohttp.ClientSession(
+        connector=connector, trust_env=False, read_bufsize=READ_BUFFER
+    )
+
+
 def _path_of(resource: Resource, namespace: str | None) -> str:
     return f"{resource}" + (f" in {namespace}" if namespace else "")
 
@@ -84,7 +113,9 @@ class Client:
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> Client:
         configuration = await connection.load_configuration(kubeconfig)
-        return cls(k8s.ApiClient(configuration))
+        api = k8s.ApiClient(configuration)
+        _read_environment_once(api)
+        return cls(api)
 
     @property
     def server(self) -> str:
@@ -327,12 +358,18 @@ class Client:
     # --- built-in kinds ------------------------------------------------------------------------
 
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
-        await self._call(
+        response = await self._call(
             f"create event in {namespace}",
             self.core.create_namespaced_event,
             namespace,
             dict(body),
+            _preload_content=False,  # nobody reads the answer: skip building a V1Event
         )
+        async with response:
+            if not 200 <= response.status <= 299:
+                err = ApiException(status=response.status, reason=response.reason)
+                err.body = await response.read()
+                raise _error(err)
 
     async def version(self) -> str:
         """The API server's version, to prove it answers."""

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 COMPONENT = "capi-ipam"
 MAX_MESSAGE = 1024
 QUEUE_LIMIT = 10_000
+POSTERS = 4
+"""Events posted at once: a burst of allocations must not leave its Events minutes behind."""
 
 EventType = Literal["Normal", "Warning"]
 
@@ -78,13 +80,13 @@ def event_body(event: Event, *, instance: str) -> dict[str, Any]:
 
 
 class Recorder:
-    """Accepts Events at once and posts them one by one from a background task."""
+    """Accepts Events at once and posts them from a few background tasks."""
 
     def __init__(self, api: client.Client, *, instance: str) -> None:
         self.api = api
         self.instance = instance
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
 
     def record(self, involved: Involved, type_: EventType, reason: str, message: str) -> None:
         if not involved.meta.namespace or not involved.meta.name:
@@ -97,18 +99,21 @@ class Recorder:
             )
 
     def start(self) -> None:
-        if self.task is None:
-            self.task = asyncio.create_task(self._post_forever(), name="event-recorder")
+        if not self.tasks:
+            self.tasks = [
+                asyncio.create_task(self._post_forever(), name=f"event-poster-{n}")
+                for n in range(POSTERS)
+            ]
 
     async def stop(self, *, drain_timeout: float = 2.0) -> None:
-        if self.task is None:
+        if not self.tasks:
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.queue.join(), timeout=drain_timeout)
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        self.task = None
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
 
     async def _post_forever(self) -> None:
         while True:
