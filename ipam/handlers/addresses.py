@@ -19,9 +19,12 @@ logger = logging.getLogger("ipam.addresses")
 
 def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str, Any]) -> None:
     """Feed one IPAddress into the ledger (called for every listed or changed object)."""
-    changed = ctx.registry.observe_address(bodies.address_record(flavour, body))
+    record = bodies.address_record(flavour, body)
+    changed = ctx.registry.observe_address(record)
     if changed is not None and changed.record is not None:
         pool_status.schedule(ctx, changed)
+        if len(changed.records_of(record.claim)) > 1:  # its claim holds two: settle it now
+            claims.retry_later(ctx, flavour, record.meta.namespace, record.claim_name, 0)
 
 
 async def on_event(

@@ -88,6 +88,10 @@ async def _bind(ctx: context.Context, claim: bodies.ClaimRecord) -> None:
         )
         return
     if held is not None:
+        keep, extras = pool_state.split_holdings(claim.key)
+        if extras and keep is not None:
+            await release.give_back_extras(ctx, claim, pool_state, keep, extras)
+            held = keep.holding
         await _write_bound(
             ctx, claim, allocation.Bound(held.object_name, held.address, created=False)
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from ipam.core import errors, names
-from ipam.handlers import context, pause, state
+from ipam.handlers import context, pause, pool_status, state
 from ipam.kube import bodies, client, resources
 
 logger = logging.getLogger("ipam.release")
@@ -114,6 +114,40 @@ async def _delete_addresses(
         )
         freed.append(record)
     return freed
+
+
+async def give_back_extras(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    keep: bodies.AddressRecord,
+    extras: list[bodies.AddressRecord],
+) -> None:
+    """Delete the IPAddresses a claim holds beyond the one it keeps (see ``split_holdings``)."""
+    kind = claim.flavour.claim.kind
+    where = f"{kind} {claim.meta.namespace}/{claim.meta.name}"
+    async with pool_state.lock:
+        for record in extras:
+            await _delete_one(ctx, record.flavour, record)
+            ctx.registry.forget_address(
+                record.flavour.kind, record.meta.namespace, record.meta.name, record.meta.uid
+            )
+            logger.warning(
+                "%s held two addresses (two controllers served it at once): keeping %s, "
+                "released %s (IPAddress %s deleted).",
+                where,
+                keep.address,
+                record.address,
+                record.meta.name,
+            )
+            ctx.event_on_claim(
+                claim,
+                "Warning",
+                "ExtraAddressReleased",
+                f"Address {record.address} released: the claim keeps {keep.address} "
+                f"(IPAddress {keep.meta.name}); two controllers had served it at once",
+            )
+    pool_status.schedule(ctx, pool_state)
 
 
 def _belongs(record: bodies.AddressRecord, claim: bodies.ClaimRecord) -> bool:

@@ -82,6 +82,20 @@ class PoolState:
                     del self.by_claim[seen.record.claim]
         return seen
 
+    def split_holdings(
+        self, claim: ledger.ClaimKey
+    ) -> tuple[bodies.AddressRecord | None, list[bodies.AddressRecord]]:
+        """The IPAddress the claim keeps, and the extra ones it must give back.
+
+        A claim holds one address. Two controllers acting at once (leader election off,
+        or a split brain) can each create one for the same claim; both then pick the same
+        keeper from immutable facts, the oldest object (by creation time, then name).
+        """
+        records = sorted(self.records_of(claim), key=lambda r: (r.meta.creation, r.meta.name))
+        if not records:
+            return None, []
+        return records[0], records[1:]
+
     def unreserve(self, reserved: ledger.Holding) -> None:
         """Take back an address reserved for a creation that did not happen.
 

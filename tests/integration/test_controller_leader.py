@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -164,12 +165,20 @@ def test_two_controllers_without_leader_election_still_never_hand_out_one_addres
 
     source_cluster.kubectl("apply", "-f", "-", input=pool_and_claims(namespace, 30))
     wait_for("thirty claims bound", lambda: bound(source_cluster, namespace, 30), timeout=120)
-    found = source_cluster.get_json(METAL3_ADDRESSES, "-n", namespace)["items"]
-    per_claim: dict[str, int] = {}
-    for item in found:
-        per_claim[item["spec"]["claim"]["name"]] = (
-            per_claim.get(item["spec"]["claim"]["name"], 0) + 1
-        )
+
+    def settled() -> list[dict[str, Any]] | None:
+        """The addresses, once every claim holds exactly one (both may serve one claim at
+        once; the extra address is then given back, never kept)."""
+        found: list[dict[str, Any]] = source_cluster.get_json(METAL3_ADDRESSES, "-n", namespace)[
+            "items"
+        ]
+        per_claim = Counter(item["spec"]["claim"]["name"] for item in found)
+        if per_claim != {f"claim-{i}": 1 for i in range(30)}:
+            return None
+        claims = source_cluster.get_json("ipclaims.ipam.metal3.io", "-n", namespace)["items"]
+        bound_to = {(claim.get("status") or {}).get("address", {}).get("name") for claim in claims}
+        return found if bound_to == {item["metadata"]["name"] for item in found} else None
+
+    found = wait_for("one address per claim, and each claim bound to it", settled, timeout=60)
     ips = [item["spec"]["address"] for item in found]
     assert len(set(ips)) == len(ips)
-    assert per_claim == {f"claim-{i}": 1 for i in range(30)}

@@ -19,6 +19,7 @@ def address(
     pool: str = "pool1",
     uid: str = "u1",
     flavour: resources.Flavour = resources.METAL3,
+    created: str = "2026-01-01T00:00:00Z",
 ) -> bodies.AddressRecord:
     spec: dict[str, Any]
     if flavour.kind == "metal3":
@@ -30,7 +31,11 @@ def address(
             "claimRef": {"name": claim},
         }
     return bodies.address_record(
-        flavour, {"metadata": {"name": name, "namespace": "ns", "uid": uid}, "spec": spec}
+        flavour,
+        {
+            "metadata": {"name": name, "namespace": "ns", "uid": uid, "creationTimestamp": created},
+            "spec": spec,
+        },
     )
 
 
@@ -191,3 +196,40 @@ def test_reconciles_of_one_claim_take_turns() -> None:
     asyncio.run(many())
     assert most == 1
     assert registry.claim_locks == {}
+
+
+def test_a_claim_holding_two_addresses_keeps_the_oldest_whoever_saw_them_first() -> None:
+    older = address("p-10-0-0-9", "10.0.0.9", "c1", uid="u9", created="2026-01-01T00:00:01Z")
+    newer = address("p-10-0-0-2", "10.0.0.2", "c1", uid="u2", created="2026-01-01T00:00:02Z")
+    claim = ledger.ClaimKey("metal3", "c1")
+    for order in ([older, newer], [newer, older]):
+        registry = state.Registry()
+        for record in order:
+            registry.observe_address(record)
+        keep, extras = registry.pool("ns", "pool1").split_holdings(claim)
+        assert keep == older
+        assert extras == [newer]
+
+
+def test_created_in_the_same_second_the_name_decides_which_is_kept() -> None:
+    registry = state.Registry()
+    registry.observe_address(address("p-b", "10.0.0.2", "c1", uid="ub"))
+    registry.observe_address(address("p-a", "10.0.0.3", "c1", uid="ua"))
+    keep, extras = registry.pool("ns", "pool1").split_holdings(ledger.ClaimKey("metal3", "c1"))
+    assert keep is not None
+    assert (keep.meta.name, [e.meta.name for e in extras]) == ("p-a", ["p-b"])
+
+
+def test_a_reservation_is_taken_back_unless_its_object_was_seen() -> None:
+    registry = state.Registry()
+    pool_state = registry.pool("ns", "pool1")
+    claim = ledger.ClaimKey("metal3", "c1")
+    reserved = ledger.Holding("10.0.0.1", claim, "p-10-0-0-1")
+    pool_state.book.add(reserved)
+    pool_state.unreserve(reserved)
+    assert not pool_state.book.is_used("10.0.0.1")
+
+    pool_state.book.add(reserved)
+    registry.observe_address(address("p-10-0-0-1", "10.0.0.1", "c1"))
+    pool_state.unreserve(reserved)
+    assert pool_state.book.held_by(claim) == reserved
