@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,30 +32,39 @@ WRITE_VERBS = ("POST", "PATCH", "PUT", "DELETE")
 LEASE_WRITES_PER_SECOND = 1.0
 """The controller renews its Lease about every two seconds; the harness writes nothing."""
 _REQUEST_LINE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
-def write_count(cp: ControlPlane) -> int:
-    """Every write request the API server has answered since it started."""
+def write_counts(cp: ControlPlane) -> Counter[str]:
+    """Write requests the API server has answered since it started, by verb and resource."""
     request = urllib.request.Request(f"{cp.server}/metrics")
     with urllib.request.urlopen(request, context=ssl_context(cp), timeout=30) as response:
         text = response.read().decode()
-    total = 0.0
+    counts: Counter[str] = Counter()
     for line in text.splitlines():
         match = _REQUEST_LINE.match(line)
-        if match and any(f'verb="{verb}"' in match["labels"] for verb in WRITE_VERBS):
-            total += float(match["value"])
-    return int(total)
+        if not match:
+            continue
+        labels = dict(_LABEL.findall(match["labels"]))
+        if labels.get("verb") in WRITE_VERBS:
+            what = labels.get("resource", "?") + (
+                f"/{labels['subresource']}" if labels.get("subresource") else ""
+            )
+            counts[f"{labels['verb']} {what}"] += int(float(match["value"]))
+    return counts
 
 
-def settled_write_count(cp: ControlPlane, quiet: float = 2.0, limit: float = 120.0) -> int:
-    """The write count once only the Lease renewals still write (Events and pool status
+def settled_write_counts(
+    cp: ControlPlane, quiet: float = 2.0, limit: float = 120.0
+) -> Counter[str]:
+    """The write counts once only the Lease renewals still write (Events and pool status
     writes trail the last binding), or after ``limit`` seconds."""
     deadline = time.monotonic() + limit
-    last = write_count(cp)
+    last = write_counts(cp)
     while time.monotonic() < deadline:
         time.sleep(quiet)
-        now = write_count(cp)
-        if now - last <= LEASE_WRITES_PER_SECOND * quiet:
+        now = write_counts(cp)
+        if now.total() - last.total() <= LEASE_WRITES_PER_SECOND * quiet:
             return now
         last = now
     return last
@@ -95,7 +105,7 @@ def measure(cp: ControlPlane, n: int, concurrency: int, workdir: Path) -> dict[s
     path = f"/apis/ipam.metal3.io/v1alpha1/namespaces/{namespace}/ipclaims"
     asyncio.run(create_many(cp, path, claims(namespace, n), concurrency))
     runner = ControllerRunner(cp, workdir, name=f"bench-{n}")
-    writes_before = write_count(cp)
+    writes_before = write_counts(cp)
     runner.start()
     try:
         if not runner.wait_for_log("Controller running", timeout=120):
@@ -107,14 +117,20 @@ def measure(cp: ControlPlane, n: int, concurrency: int, workdir: Path) -> dict[s
                 raise RuntimeError(f"only {done} of {n} bound:\n{runner.log_tail(40)}")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
-        writes = settled_write_count(cp) - writes_before
+        writes = settled_write_counts(cp)
+        writes.subtract(writes_before)
     finally:
         runner.stop()
     listed = cp.get_json("ipclaims.ipam.metal3.io", "-n", namespace)["items"]
     unbound = [c["metadata"]["name"] for c in listed if not (c.get("status") or {}).get("address")]
     if unbound:
         raise RuntimeError(f"{len(unbound)} claims are not bound, e.g. {unbound[:5]}")
-    return {"seconds": elapsed, "per_second": n / elapsed, "writes_per_claim": writes / n}
+    return {
+        "seconds": elapsed,
+        "per_second": n / elapsed,
+        "writes_per_claim": writes.total() / n,
+        **{f"  {what}": count / n for what, count in sorted(writes.items()) if count},
+    }
 
 
 def main() -> None:
@@ -139,6 +155,8 @@ def main() -> None:
             print(
                 f"  {'  API writes per bound claim (apiserver counters)':<58} {got['writes_per_claim']:>10.2f}"
             )
+            for what in sorted(k for k in got if k.startswith("  ")):
+                print(f"  {'  ' + what:<58} {got[what]:>10.2f}")
             print(f"  {'  raw writes/s / writes per claim':<58} {limit:>10,.0f} /s")
             print(
                 f"  {'  ratio bound/s : that limit (goal >= 0.5)':<58} {got['per_second'] / limit:>10.2f}"

@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import uvloop
+
 from ipam.core import status
 from ipam.handlers import context, run
 from ipam.kube import client, connection, inventory, leader
@@ -141,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         tuning=context.Options(resync_period=args.resync_period, rebind_grace=args.rebind_grace),
     )
-    return asyncio.run(run.run(options))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(run.run(options))
 
 
 async def _pools(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ indexes: every IPAddress, pool and Cluster is read once before Kopf starts
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -20,14 +20,32 @@ from ipam.kube import bodies, connection, resources
 PREFIX = "capi-ipam.dev"
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base at all: only on.event handlers are registered, and they need none.
+
+    Kopf still builds one for every event it processes (a deep copy of the body, then a
+    diff), which was a tenth of the controller's CPU in a burst of claims. Nothing is ever
+    stored, so no annotation of ours is written to any object.
+    """
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def settings() -> kopf.OperatorSettings:
     """Kopf's own storage under this project's prefix, no Kopf Events, no Kopf peering."""
     result = kopf.OperatorSettings()
     result.persistence.finalizer = f"{PREFIX}/kopf-finalizer"
     result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
-    )
+    result.persistence.diffbase_storage = NoDiffBase()
     result.posting.enabled = False
     result.peering.standalone = True
     result.watching.server_timeout = 300
@@ -66,8 +84,8 @@ def _address_handlers(
     res = flavour.address
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-address")
-    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        await addresses.on_event(ctx, flavour, type, body)
+    async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
+        await addresses.on_event(ctx, flavour, type, _raw(event))
 
 
 def _claim_handlers(
@@ -76,7 +94,8 @@ def _claim_handlers(
     res = flavour.claim
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-claim")
-    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+    async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
+        body = _raw(event)
         if type == "DELETED":
             record = bodies.claim_record(flavour, body)
             ctx.registry.forget_claim(record.meta.namespace, record.key)
@@ -88,7 +107,8 @@ def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
     res = resources.IPPOOL
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id="pool")
-    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
+    async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
+        body = _raw(event)
         if type == "DELETED":
             meta = bodies.meta_of(body)
             ctx.registry.forget_pool(meta.namespace, meta.name, meta.uid)
@@ -101,13 +121,18 @@ def _cluster_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
     group, plural = resources.CLUSTER.group, resources.CLUSTER.plural
 
     @kopf.on.event(group=group, plural=plural, registry=reg, id="cluster")
-    async def event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        record = bodies.cluster_record(body)
+    async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
+        record = bodies.cluster_record(_raw(event))
         if type == "DELETED":
             ctx.registry.forget_cluster(*record.meta.key)
         elif not ctx.registry.observe_cluster(record):
             return  # nothing that matters to us changed
         _wake_namespace(ctx, record.meta.namespace)
+
+
+def _raw(event: kopf.RawEvent) -> dict[str, Any]:
+    """The object as the watch delivered it: a plain dict, read far faster than Kopf's view."""
+    return dict(event["object"])
 
 
 def _wake_namespace(ctx: context.Context, namespace: str) -> None:
