@@ -43,7 +43,7 @@ e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
 
 run: venv tools ## Run the controller (embedded control plane when KUBECONFIG is unset)
-	$(PY) -m e2e.local
+	$(PY) -m e2e.local $(ARGS)
 
 deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG
 	kubectl apply -k config
