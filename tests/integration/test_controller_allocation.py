@@ -6,31 +6,15 @@ deleted a moment after they were created (upstream leaks an IPAddress then, #694
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from e2e.cluster import Cluster
 from e2e.pytest_plugin import Controllers
+from tests.integration.helpers import CAPI_ADDRESSES, METAL3_ADDRESSES, apply_all, wait_for
 
 pytestmark = pytest.mark.cluster
-
-METAL3_ADDRESSES = "ipaddresses.ipam.metal3.io"
-CAPI_ADDRESSES = "ipaddresses.ipam.cluster.x-k8s.io"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def pool(namespace: str, name: str, start: str, end: str) -> dict[str, Any]:
@@ -58,12 +42,6 @@ def capi_claim(namespace: str, name: str, pool_name: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": pool_name}},
     }
-
-
-def apply_all(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-    )
 
 
 def items(cluster: Cluster, resource: str, namespace: str) -> list[dict[str, Any]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,19 +16,9 @@ from e2e.cluster import Cluster
 from e2e.controlplane import ControlPlane
 from e2e.pytest_plugin import Controllers
 from e2e.toolchain import REPO
+from tests.integration.helpers import wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def ipam(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +15,9 @@ import pytest
 
 from e2e.cluster import Cluster
 from e2e.controller import ControllerRunner
+from tests.integration.helpers import METAL3_ADDRESSES, wait_for
 
 pytestmark = pytest.mark.cluster
-
-METAL3_ADDRESSES = "ipaddresses.ipam.metal3.io"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def http_status(port: int, path: str) -> int:

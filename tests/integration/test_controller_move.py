@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,29 +9,9 @@ import pytest
 from e2e.cluster import Cluster
 from e2e.move import move
 from e2e.pytest_plugin import Controllers
+from tests.integration.helpers import CAPI_CLAIMS, METAL3_CLAIMS, POOLS, apply_all, wait_for
 
 pytestmark = pytest.mark.cluster
-
-METAL3_CLAIMS = "ipclaims.ipam.metal3.io"
-CAPI_CLAIMS = "ipaddressclaims.ipam.cluster.x-k8s.io"
-POOLS = "ippools.ipam.metal3.io"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
-
-
-def apply_all(cluster: Cluster, items: list[dict[str, Any]]) -> None:
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-    )
 
 
 def workload(namespace: str) -> dict[str, Any]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +11,17 @@ import pytest
 
 from e2e.cluster import Cluster
 from e2e.controller import ControllerRunner
+from tests.integration.helpers import (
+    CAPI_ADDRESSES,
+    CAPI_CLAIMS,
+    METAL3_ADDRESSES,
+    METAL3_CLAIMS,
+    POOLS,
+    apply_all,
+    wait_for,
+)
 
 pytestmark = pytest.mark.cluster
-
-POOLS = "ippools.ipam.metal3.io"
-METAL3_CLAIMS = "ipclaims.ipam.metal3.io"
-CAPI_CLAIMS = "ipaddressclaims.ipam.cluster.x-k8s.io"
-METAL3_ADDRESSES = "ipaddresses.ipam.metal3.io"
-CAPI_ADDRESSES = "ipaddresses.ipam.cluster.x-k8s.io"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 @pytest.fixture
@@ -76,12 +67,6 @@ def objects(namespace: str, count: int) -> list[dict[str, Any]]:
             }
         )
     return result
-
-
-def apply_all(cluster: Cluster, items: list[dict[str, Any]]) -> None:
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-    )
 
 
 def bindings(cluster: Cluster, namespace: str) -> dict[str, str] | None:

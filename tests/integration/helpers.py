@@ -1,0 +1,35 @@
+"""What the integration tests share: resource names, waiting, and applying objects."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from e2e.cluster import Cluster
+
+POOLS = "ippools.ipam.metal3.io"
+METAL3_CLAIMS = "ipclaims.ipam.metal3.io"
+METAL3_ADDRESSES = "ipaddresses.ipam.metal3.io"
+CAPI_CLAIMS = "ipaddressclaims.ipam.cluster.x-k8s.io"
+CAPI_ADDRESSES = "ipaddresses.ipam.cluster.x-k8s.io"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    """``check()``'s first truthy answer; an AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.3)
+
+
+def apply_all(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+    """Apply the objects with one kubectl call."""
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    )
