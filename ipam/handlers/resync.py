@@ -111,11 +111,5 @@ async def _namespace(ctx: context.Context, namespace: str | None) -> None:
             pool_status.schedule(ctx, found)
             claims.retry_waiting(ctx, found)
     for flavour in resources.FLAVOURS.values():
-        try:
-            items = await ctx.api.list_objects(flavour.claim, namespace)
-        except client.KubeError as err:
-            if err.status == 404:
-                continue
-            raise
-        for body in items:
+        for body in await _listed(ctx, flavour.claim, namespace):
             await claims.reconcile(ctx, flavour, body)

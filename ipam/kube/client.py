@@ -143,9 +143,10 @@ class Client:
                 raise Unreachable(f"{what}: {err.reason}") from err
             raise _error(err) from err
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise Unreachable(
-                f"{what}: cannot reach {self.server}: {err or type(err).__name__}"
-            ) from err
+            raise self._unreachable(what, err) from err
+
+    def _unreachable(self, what: str, err: BaseException) -> Unreachable:
+        return Unreachable(f"{what}: cannot reach {self.server}: {err or type(err).__name__}")
 
     async def _send(
         self,
@@ -181,9 +182,7 @@ class Client:
                 status = response.status
                 reason = response.reason
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise Unreachable(
-                f"{what}: cannot reach {self.server}: {err or type(err).__name__}"
-            ) from err
+            raise self._unreachable(what, err) from err
         if not 200 <= status <= 299:
             failure = ApiException(status=status, reason=reason)
             failure.body = data
