@@ -132,12 +132,23 @@ class ControllerRunner:
     def log_tail(self, lines: int = 50) -> str:
         return self._process.log_tail(lines) if self._process else ""
 
-    def wait_for_log(self, needle: str, timeout: float = 30) -> bool:
+    def wait_for_log(self, needle: str, timeout: float = 30, *, after: str = "") -> bool:
+        """Whether ``needle`` shows in the log (after the last ``after``, if given) in time."""
+
+        def found() -> bool:
+            text = self.log_tail(100_000)
+            if after:
+                at = text.rfind(after)
+                if at < 0:
+                    return False
+                text = text[at + len(after) :]
+            return needle in text
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if needle in self.log_tail(10_000):
+            if found():
                 return True
             if self._process is not None and not self._process.running:
-                return needle in self.log_tail(10_000)
+                return found()
             time.sleep(0.2)
         return False

@@ -24,7 +24,7 @@ from tests.integration.helpers import CAPI_ADDRESSES, METAL3_ADDRESSES, apply_al
 
 pytestmark = pytest.mark.cluster
 
-PAIRS = 300
+PAIRS = 1000
 """Create/delete pairs, half of them Metal3 IPClaims and half Cluster API IPAddressClaims."""
 IN_FLIGHT = 24
 MAX_DELAY = 0.2

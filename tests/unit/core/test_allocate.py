@@ -21,7 +21,7 @@ def pool_of(**spec: Any) -> pools.Pool:
 
 
 def book_of(*held: tuple[str, ledger.ClaimKey]) -> ledger.Ledger:
-    return ledger.Ledger(ledger.Holding(a, c, f"obj-{c.name}") for a, c in held)
+    return ledger.Ledger(ledger.Holding(a, c, f"obj-{c.name}-{a}") for a, c in held)
 
 
 def ask(
