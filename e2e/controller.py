@@ -99,10 +99,12 @@ class ControllerRunner:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
-    def start(self) -> ControllerRunner:
+    def start(self, *, rbac: bool = True) -> ControllerRunner:
+        """Start the process (applying config/rbac first, unless ``rbac`` is False)."""
         if self.running:
             return self
-        install_rbac(self.cluster)
+        if rbac:
+            install_rbac(self.cluster)
         config = service_account_kubeconfig(self.cluster, self.workdir / "sa" / self.cluster.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
         env["KUBECONFIG"] = str(config)

@@ -311,22 +311,12 @@ async def write_bound(
             claim.pool_name,
             object_name,
         )
-        ctx.event_on_claim(
-            claim,
-            "Normal",
-            "Allocated",
-            f"Address {address} allocated from pool {claim.pool_name} (IPAddress {object_name})",
-        )
+        ctx.tally_on_pool(pool_state.record, claim, "Allocated", address)
     elif patch:
         logger.info(
             "%s: bound to its existing IPAddress %s (%s).", where(claim), object_name, address
         )
-        ctx.event_on_claim(
-            claim,
-            "Normal",
-            "Bound",
-            f"Bound to existing IPAddress {object_name} ({address}) of pool {claim.pool_name}",
-        )
+        ctx.tally_on_pool(pool_state.record, claim, "Bound", address)
     return None
 
 

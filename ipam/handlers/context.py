@@ -127,6 +127,20 @@ class Context:
             events.Involved(resource.api_version, resource.kind, claim.meta), type_, reason, message
         )
 
+    def tally_on_pool(
+        self, pool: bodies.PoolRecord | None, claim: bodies.ClaimRecord, reason: str, item: str
+    ) -> None:
+        """Routine news about a claim, told on its pool in one Event per window."""
+        if pool is None:
+            self.event_on_claim(claim, "Normal", reason, item)
+            return
+        self.recorder.tally(
+            events.Involved(resources.IPPOOL.api_version, resources.IPPOOL.kind, pool.meta),
+            reason,
+            "addresses",
+            f"{item} ({claim.flavour.claim.kind} {claim.meta.name})",
+        )
+
     def event_on_pool(
         self, pool: bodies.PoolRecord, type_: events.EventType, reason: str, message: str
     ) -> None:

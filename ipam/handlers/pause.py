@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ipam.handlers import context
-from ipam.kube import bodies, client, resources
+from ipam.kube import bodies, resources
 
 POOL_NOT_READY = resources.POOL_NOT_READY_REASON
 WAITING_FOR_CLUSTER = "WaitingForCluster"
@@ -36,21 +36,9 @@ class Hold:
 
 
 async def cluster(ctx: context.Context, namespace: str, name: str) -> bodies.ClusterRecord | None:
-    """The Cluster from the watch cache, else read once (the watch may lag behind)."""
-    found = ctx.registry.cluster(namespace, name)
-    if found is not None or not ctx.clusters_served:
-        return found
-    try:
-        body = await ctx.api.get(resources.CLUSTER, namespace, name)
-    except client.KubeError as err:
-        if err.status in (403, 404):  # Cluster API not installed, or not ours to read
-            return None
-        raise
-    if body is None:
-        return None
-    record = bodies.cluster_record(body)
-    ctx.registry.observe_cluster(record)
-    return record
+    """The Cluster as the watch shows it (a Cluster the watch has not shown yet is waited for:
+    its arrival wakes the namespace)."""
+    return ctx.registry.cluster(namespace, name)
 
 
 async def pool_hold(ctx: context.Context, pool: bodies.PoolRecord) -> Hold | None:
