@@ -57,7 +57,7 @@ class Survey:
 
 async def read(api: client.Client, namespace: str | None, *, claims: bool = True) -> Survey:
     """Pools, (claims) and our addresses of ``namespace``, or of every namespace when None."""
-    pools = [bodies.pool_record(b) for b in await api.list_objects(resources.IPPOOL, namespace)]
+    pools = [bodies.pool_record(b) for b in await _optional(api, resources.IPPOOL, namespace)]
     claim_records: list[bodies.ClaimRecord] = []
     address_records: list[bodies.AddressRecord] = []
     for flavour in resources.FLAVOURS.values():
@@ -78,13 +78,20 @@ async def read(api: client.Client, namespace: str | None, *, claims: bool = True
 async def _optional(
     api: client.Client, resource: resources.Resource, namespace: str | None
 ) -> list[client.Body]:
-    """The objects of a kind, or none when its CRD is not installed (Cluster API's kinds)."""
+    """The objects of a kind, or none when its CRD is not installed (Cluster API's kinds).
+
+    Our own kinds are required: their absence is an error that names the missing type.
+    """
     try:
         return await api.list_objects(resource, namespace)
     except client.KubeError as err:
-        if err.status == 404 and resource.group != resources.METAL3_GROUP:
+        if err.status != 404:
+            raise
+        if resource.group != resources.METAL3_GROUP:
             return []
-        raise
+        raise client.KubeError(
+            f"the API server does not serve {resource} ({resource.api_version})", status=404
+        ) from err
 
 
 def conditions(status: bodies.Body) -> tuple[Condition, ...]:
