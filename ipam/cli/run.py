@@ -9,6 +9,7 @@ import logging
 import uvloop
 
 from ipam.cli import session
+from ipam.handlers import context
 from ipam.kube import leader
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
