@@ -87,7 +87,8 @@ async def _serve(ctx: context.Context, claim: bodies.ClaimRecord) -> float | Non
 def _invalid(claim: bodies.ClaimRecord) -> str:
     """Why the claim itself cannot be served (an empty string when it can)."""
     if claim.flavour.kind == "metal3":
-        problems = validation.validate_claim(claim.body)
+        # The ipAddress annotation is judged by allocation, in upstream's words.
+        problems = [p for p in validation.validate_claim(claim.body) if p.path.startswith("spec.")]
         if problems:
             return "; ".join(f"{p.path}: {p.message}" for p in problems)
         if claim.pool_namespace and claim.pool_namespace != claim.meta.namespace:
@@ -254,15 +255,17 @@ def _settle_wait(
     ctx: context.Context, pool_state: state.PoolState, pool: bodies.PoolRecord, now: float
 ) -> float:
     """Seconds to wait before serving a claim that holds nothing (a move still arriving)."""
-    awaiting = arrival.pool_awaiting(pool.held_count, pool_state.known_addresses())
-    if awaiting <= 0:
-        pool_state.unsettled_since = None
+    if pool_state.settled:
         return 0.0
+    awaiting = pool_state.awaiting()
     if pool_state.unsettled_since is None:
         pool_state.unsettled_since = now
     wait = arrival.fresh_allocation_wait(
         awaiting=awaiting, waited=now - pool_state.unsettled_since, settle=ctx.options.move_settle
     )
+    if wait <= 0:
+        pool_state.settled = True
+        return 0.0
     if wait > 0:
         logger.info(
             "IPPool %s/%s records %d more held address(es) than are known (a move in progress?): "

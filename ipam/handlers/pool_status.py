@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ipam.core import arrival, conditions, ledger, status, validation
+from ipam.core import conditions, ledger, status, validation
 from ipam.handlers import allocation, context, pause, state
 from ipam.kube import bodies, resources, statuses
 
@@ -58,7 +58,9 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
         fact.address for fact in pool_state.facts.values() if not pool.pool.contains(fact.address)
     )
     wanted["outOfRange"] = len(out_of_range)
-    awaiting = arrival.pool_awaiting(pool.held_count, pool_state.known_addresses())
+    awaiting = pool_state.awaiting()
+    if not awaiting:
+        pool_state.settled = True
     ctx.metrics.set_pool(
         pool.meta.namespace,
         pool.meta.name,
@@ -92,15 +94,13 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
         )
         if body is not None and pool_state.record is pool:
             ctx.registry.observe_pool(bodies.pool_record(body))
-    await _record_held(ctx, pool_state, objects.used, awaiting)
+    await _record_held(ctx, pool_state, objects.used)
 
 
-async def _record_held(
-    ctx: context.Context, pool_state: state.PoolState, held: int, awaiting: int
-) -> None:
-    """Keep the held count in the pool's metadata (never while arrivals are awaited)."""
+async def _record_held(ctx: context.Context, pool_state: state.PoolState, held: int) -> None:
+    """Keep the held count in the pool's metadata (once the pool settled, never before)."""
     pool = pool_state.record
-    if pool is None or awaiting or pool.held_count == held or pool.meta.deleting:
+    if pool is None or not pool_state.settled or pool.held_count == held or pool.meta.deleting:
         return
     annotations = {resources.HELD_COUNT_ANNOTATION: str(held) if held else None}
     if not held and resources.HELD_COUNT_ANNOTATION not in pool.meta.annotations:

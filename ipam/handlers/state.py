@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ipam.core import ledger, names
+from ipam.core import arrival, ledger, names
 from ipam.kube import bodies, resources
 
 PoolKey = tuple[str, str]
@@ -48,6 +48,12 @@ class PoolState:
     """When each claim that holds nothing was first seen so (for the arrival grace)."""
     unsettled_since: float | None = None
     """When the pool was first seen awaiting recorded addresses (a move in progress)."""
+    settled: bool = False
+    """Whether every address the pool recorded as held was seen (or the wait ran out).
+    Checked once per pool and process: afterwards the record follows the pool, not the
+    other way round."""
+    deleted_seen: int = 0
+    """IPAddress deletions seen before the pool settled (they lower what is awaited)."""
     held: bool = False
     """Whether the pool was last found paused (or waiting for its Cluster)."""
     woken_generation: int = 0
@@ -71,6 +77,13 @@ class PoolState:
     def known_addresses(self) -> int:
         """Distinct addresses held or reserved."""
         return self.book.used
+
+    def awaiting(self) -> int:
+        """Addresses the pool records as held that are not known here (yet)."""
+        if self.settled or self.record is None:
+            return 0
+        recorded = self.record.held_count - self.deleted_seen
+        return arrival.pool_awaiting(recorded, self.known_addresses())
 
     def reserve(self, holding: ledger.Holding) -> None:
         """Hold an address for a creation on its way, unless its object is already seen."""
@@ -225,6 +238,8 @@ class Registry:
         dropped = self._drop(key, pool_key)
         if dropped is None or fact is None:
             return None
+        if not dropped.settled:
+            dropped.deleted_seen += 1
         return dropped, fact
 
     def _drop(self, key: tuple[str, ledger.ObjectId], pool_key: PoolKey) -> PoolState | None:

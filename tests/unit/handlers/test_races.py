@@ -292,3 +292,32 @@ def test_a_deleted_claim_with_another_controllers_finalizer_says_what_it_waits_f
     assert len(addresses(api)) == 1, "kept while another finalizer holds the claim"
     [waiting] = [e for e in api.posted if e["reason"] == "WaitingForFinalizers"]
     assert "ipam.cluster.x-k8s.io/ReleaseAddress" in waiting["message"]
+
+
+def test_addresses_released_here_never_make_new_claims_wait_for_a_move() -> None:
+    """The held count follows releases: a pool that gave addresses back does not await them."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api, dataclasses.replace(driver.FAST, move_settle=3600.0))
+        api.put(driver.POOL, driver.pool_body())
+        for name in ("a", "b"):
+            api.put(driver.IPCLAIM, driver.metal3_claim(name))
+        await driver.settle(ctx, api)
+        pool = api.find(driver.POOL, "ns", "p")
+        assert pool is not None
+        assert pool["metadata"]["annotations"][resources.HELD_COUNT_ANNOTATION] == "2"
+        for name in ("a", "b"):
+            api.user_delete(driver.IPCLAIM, "ns", name)
+        await driver.settle(ctx, api)
+        api.put(driver.IPCLAIM, driver.metal3_claim("later"))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    claim = api.find(driver.IPCLAIM, "ns", "later")
+    assert claim is not None
+    assert claim["status"]["address"]["name"] == "p-10-0-0-1"
+    pool = api.find(driver.POOL, "ns", "p")
+    assert pool is not None
+    assert pool["metadata"]["annotations"][resources.HELD_COUNT_ANNOTATION] == "1"
