@@ -141,7 +141,8 @@ def test_a_leader_that_stops_cleanly_hands_the_lease_over_at_once(
     stopped = time.monotonic()
     leader.stop()
     assert standby.wait_for_log("Became the leader", timeout=20)
-    assert time.monotonic() - stopped < 20  # far less than the 60 s the Lease would last
+    # Handed over, not expired: the standby won before the 60 s the Lease would have lasted.
+    assert time.monotonic() - stopped < 60
     assert leader.returncode == 0
 
 
