@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 
 VERSION := v$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMG ?= capi-ipam:dev
+# clusterctl accepts only canonical image names: a bare name is Docker Hub's library one.
+RELEASE_IMG = $(if $(findstring /,$(IMG)),$(IMG),docker.io/library/$(IMG))
 RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
@@ -76,7 +78,7 @@ undeploy: ## Remove the Deployment, RBAC and namespace; the CRDs and your pools,
 
 release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml
 	@mkdir -p $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)
-	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
+	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
 	cp config/metadata.yaml $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/metadata.yaml
 	@echo "$(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml"
 

@@ -539,5 +539,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def unavailable() -> str | None:
+    """Why this machine cannot build the images without Docker (None when it can)."""
+    if os.geteuid() != 0:
+        return "mmdebstrap's root mode needs root"
+    missing = [p for p in ("mmdebstrap", "gcc") if not shutil.which(p)]
+    if missing:
+        return f"not installed: {' '.join(missing)} (make node-packages)"
+    return None
+
+
 if __name__ == "__main__":
     sys.exit(main())

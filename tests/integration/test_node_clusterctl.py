@@ -142,6 +142,9 @@ def test_release_manifests_are_a_provider_repository_with_the_provider_labels(
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"] == [nh.SYSTEM]
     for doc in docs:
         assert PROVIDER_LABEL.items() <= doc["metadata"].get("labels", {}).items(), doc["kind"]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "docker.io/library/capi-ipam:dev", "clusterctl wants it canonical"
     metadata = yaml.safe_load((version_dir / "metadata.yaml").read_text())
     major, minor = (int(x) for x in VERSION[1:].split(".")[:2])
     series = {(s["major"], s["minor"]): s["contract"] for s in metadata["releaseSeries"]}
@@ -169,7 +172,8 @@ def initialised(node_cluster: NodeCluster, repository: Path) -> Iterator[Cluster
         f"clusterctl init failed:\n{proc.stdout}{proc.stderr}\n{nh.describe(cluster)}"
     )
     yield cluster
-    clusterctl(tools, cluster, repository, "delete", "--ipam=metal3")
+    if cluster.get_json("deployment", nh.DEPLOYMENT, "-n", nh.SYSTEM) is not None:
+        clusterctl(tools, cluster, repository, "delete", "--ipam=metal3")
 
 
 def test_clusterctl_init_records_the_provider_in_the_inventory(initialised: Cluster) -> None:
@@ -197,3 +201,16 @@ def test_the_pod_clusterctl_installed_runs_and_allocates(initialised: Cluster) -
     )
     assert nh.leader(initialised) == pod["metadata"]["name"]
     assert nh.restarts(nh.wait_settled(initialised, 1)[0]) == 0, nh.describe(initialised)
+
+
+def test_clusterctl_delete_removes_the_provider_and_keeps_the_allocations(
+    initialised: Cluster, repository: Path
+) -> None:
+    held = nh.bindings(initialised, "from-clusterctl")
+    proc = clusterctl(ensure_tools(), initialised, repository, "delete", "--ipam=metal3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert initialised.get_json("deployment", nh.DEPLOYMENT, "-n", nh.SYSTEM) is None
+    providers = initialised.get_json("providers.clusterctl.cluster.x-k8s.io", "-A")
+    assert [p["metadata"]["name"] for p in providers["items"]] == ["cluster-api"]
+    assert initialised.get_json("crd", "ippools.ipam.metal3.io") is not None
+    assert nh.bindings(initialised, "from-clusterctl") == held
