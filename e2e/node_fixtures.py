@@ -56,3 +56,8 @@ def node_cluster() -> Iterator[NodeCluster]:
         node.stop()
         plane.stop()
         lease.release()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the node's tests last, together: the node then lives only as long as they run."""
+    items.sort(key=lambda item: item.get_closest_marker("node") is not None)
