@@ -195,3 +195,49 @@ def unavailable(tools: Tools) -> str | None:
         return f"cannot create a bridge: {proc.stderr.strip()}"
     _ip("link", "del", probe)
     return None
+
+
+SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "net/ipv4/ip_forward",
+)
+"""What the kubelet and the CNI bridge write; the node's launcher gives them private copies."""
+
+
+def snapshot(slot: Slot) -> dict[str, object]:
+    """The host state a node touches: it must be the same before a node and after it.
+
+    ``links`` are the slot's bridge and the pods' ends of veth pairs on it.
+    """
+    links = (
+        _ip("-o", "link", "show").stdout + _ip("-o", "link", "show", "master", slot.bridge).stdout
+    )
+    return {
+        "sysctls": {key: (Path("/proc/sys") / key).read_text().strip() for key in SYSCTLS},
+        "links": sorted(
+            {
+                name
+                for line in links.splitlines()
+                if (name := line.split(":")[1].strip().split("@")[0]) == slot.bridge
+                or f"master {slot.bridge} " in line
+            }
+        ),
+        "lo": sorted(
+            line.split()[3]
+            for line in _ip("-o", "-4", "addr", "show", "dev", "lo").stdout.splitlines()
+        ),
+        "netns": sorted(p.name for p in Path("/run/netns").glob("*"))
+        if Path("/run/netns").is_dir()
+        else [],
+        "cgroups": [str(d) for d in cgroup_dirs(slot) if d.exists()],
+        "mounts": sorted(
+            line.split()[4]
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if "capi-ipam" in line or "/run/netns" in line.split()[4]
+        ),
+    }

@@ -89,6 +89,7 @@ class Node:
             (d / sub).mkdir(parents=True, exist_ok=True)
         (d / "node-name").write_text(self.name)
         (d / "node-ip").write_text(host.node_ip())
+        (d / "sysctls").write_text("".join(f"{key}\n" for key in host.SYSCTLS))
         (d / "containerd.toml").write_text(self._containerd_config())
         (d / "cni" / "net.d" / "10-capi-ipam.conflist").write_text(json.dumps(self._cni_config()))
         (d / "kubelet.yaml").write_text(yaml.safe_dump(self._kubelet_config()))

@@ -26,6 +26,12 @@ class NodeCluster:
     plane: NodePlane
     node: Node
     seconds: dict[str, float]
+    host_before: dict[str, object]
+    """The host as it was before the node (:func:`e2e.host.snapshot`)."""
+
+
+_COSTS: dict[str, float] = {}
+"""What the session's node cost, by step, for the terminal summary."""
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +40,12 @@ def node_cluster() -> Iterator[NodeCluster]:
     reason = host.unavailable(tools)
     if reason:
         pytest.skip(f"no node on this machine: {reason}")
-    seconds: dict[str, float] = {}
+    seconds = _COSTS
     started = time.monotonic()
     controller = images.build_controller_image()
     seconds["images"] = time.monotonic() - started
     lease = host.acquire_slot()
+    before = host.snapshot(lease.slot)
     plane = NodePlane("node", lease.slot, tools=tools)
     node = Node(plane)
     try:
@@ -51,13 +58,21 @@ def node_cluster() -> Iterator[NodeCluster]:
         mark = time.monotonic()
         node.import_image(controller)
         seconds["import"] = time.monotonic() - mark
-        yield NodeCluster(plane, node, seconds)
+        yield NodeCluster(plane, node, seconds, before)
     finally:
+        mark = time.monotonic()
         node.stop()
         plane.stop()
         lease.release()
+        seconds["teardown"] = time.monotonic() - mark
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the node's tests last, together: the node then lives only as long as they run."""
     items.sort(key=lambda item: item.get_closest_marker("node") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _COSTS:
+        steps = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in _COSTS.items())
+        terminalreporter.write_line(f"node: {steps}")

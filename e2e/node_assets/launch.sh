@@ -2,22 +2,21 @@
 # PID 1 of a harness node's PID namespace, in a private mount namespace:
 #   unshare --pid --fork --kill-child --mount --propagation private --mount-proc \
 #     bash launch.sh NODE_DIR KUBELET_BINARY
-# Pod network namespace pins and containerd's shim sockets go to private tmpfs mounts, the
-# sysctls the kubelet and the CNI bridge write go to private copies, and when this script
-# ends the kernel kills everything left in the namespace (shims, pauses, containers): only
-# the bridge and the cgroups outlive it (see e2e/host.py).
+# Pod network namespace pins and containerd's shim sockets go to private tmpfs mounts; the
+# sysctls the kubelet and the CNI bridge write (NODE_DIR/sysctls) go to private copies;
+# when this script ends the kernel kills everything left in the namespace (shims, pauses,
+# containers). Only the bridge and the cgroups outlive it (see e2e/host.py).
 set -u
 dir=$1
 kubelet=$2
 mkdir -p /run/netns /run/containerd "$dir/sysctl" "$dir/logs"
 mount -t tmpfs -o mode=755 tmpfs /run/netns
 mount -t tmpfs -o mode=711 tmpfs /run/containerd
-for key in vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops \
-           kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward; do
+while read -r key; do
   copy="$dir/sysctl/${key//\//.}"
   cat "/proc/sys/$key" > "$copy"
   mount --bind "$copy" "/proc/sys/$key"
-done
+done < "$dir/sysctls"
 
 containerd --config "$dir/containerd.toml" >>"$dir/logs/containerd.log" 2>&1 &
 containerd_pid=$!

@@ -16,8 +16,15 @@ import pytest
 
 from e2e.cluster import Cluster
 from e2e.node_fixtures import NodeCluster
+from e2e.toolchain import REPO
 from tests.integration import node_helpers as nh
-from tests.integration.helpers import POOLS, apply_all, wait_for
+from tests.integration.helpers import (
+    METAL3_ADDRESSES,
+    METAL3_CLAIMS,
+    POOLS,
+    apply_all,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
@@ -25,8 +32,127 @@ pytestmark = [pytest.mark.cluster, pytest.mark.node]
 EXAMPLE_USAGE = {"provisioning": 2, "baremetal": 3, "fixed": 3, "v6": 2, "shared-nodes": 4}
 
 
+UPSTREAM = "upstream"
+
+
+def leave_what_upstream_leaves(cluster: Cluster) -> None:
+    """The CRDs and objects as Metal3 IPAM (v1.13) leaves them once its controller is gone.
+
+    The claim holds the pool's third address, so a controller that allocated afresh instead
+    of adopting would hand it the first one.
+    """
+    cluster.kubectl("apply", "-k", str(REPO / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    cluster.kubectl("create", "namespace", UPSTREAM)
+    apply_all(
+        cluster,
+        [
+            {
+                "apiVersion": "ipam.metal3.io/v1alpha1",
+                "kind": "IPPool",
+                "metadata": {
+                    "name": "legacy",
+                    "namespace": UPSTREAM,
+                    "finalizers": ["ippool.ipam.metal3.io"],
+                },
+                "spec": {
+                    "namePrefix": "legacy",
+                    "pools": [{"start": "10.20.0.10", "end": "10.20.0.20"}],
+                    "prefix": 24,
+                },
+            },
+            {
+                "apiVersion": "ipam.metal3.io/v1alpha1",
+                "kind": "IPClaim",
+                "metadata": {
+                    "name": "old-machine",
+                    "namespace": UPSTREAM,
+                    "labels": {"cluster.x-k8s.io/cluster-name": "legacy"},
+                    "finalizers": ["ipclaim.ipam.metal3.io"],
+                },
+                "spec": {"pool": {"name": "legacy"}},
+            },
+        ],
+    )
+    pool_uid = cluster.get_json(POOLS, "legacy", "-n", UPSTREAM)["metadata"]["uid"]
+    claim_uid = cluster.get_json(METAL3_CLAIMS, "old-machine", "-n", UPSTREAM)["metadata"]["uid"]
+    apply_all(
+        cluster,
+        [
+            {
+                "apiVersion": "ipam.metal3.io/v1alpha1",
+                "kind": "IPAddress",
+                "metadata": {
+                    "name": "legacy-10-20-0-12",
+                    "namespace": UPSTREAM,
+                    "labels": {"cluster.x-k8s.io/cluster-name": "legacy"},
+                    "finalizers": ["ipaddress.ipam.metal3.io"],
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "ipam.metal3.io/v1alpha1",
+                            "kind": "IPPool",
+                            "name": "legacy",
+                            "uid": pool_uid,
+                        },
+                        {
+                            "apiVersion": "ipam.metal3.io/v1alpha1",
+                            "kind": "IPClaim",
+                            "name": "old-machine",
+                            "uid": claim_uid,
+                        },
+                    ],
+                },
+                "spec": {
+                    "address": "10.20.0.12",
+                    "prefix": 24,
+                    "pool": {"name": "legacy"},
+                    "claim": {"name": "old-machine"},
+                },
+            }
+        ],
+    )
+    for kind, name, status in (
+        (METAL3_CLAIMS, "old-machine", {"address": {"name": "legacy-10-20-0-12"}}),
+        (
+            POOLS,
+            "legacy",
+            {"indexes": {"old-machine": "10.20.0.12"}, "lastUpdated": "2026-01-01T00:00:00Z"},
+        ),
+    ):
+        cluster.kubectl(
+            "patch",
+            kind,
+            name,
+            "-n",
+            UPSTREAM,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": status}),
+        )
+
+
+def legacy_objects(cluster: Cluster) -> dict[str, tuple[str, list[str]]]:
+    """Kind/name -> (uid, finalizers) of everything in the upgrade namespace."""
+    found = {}
+    for kind in (POOLS, METAL3_CLAIMS, METAL3_ADDRESSES):
+        for item in (cluster.get_json(kind, "-n", UPSTREAM) or {"items": []})["items"]:
+            meta = item["metadata"]
+            found[f"{kind}/{meta['name']}"] = (meta["uid"], sorted(meta.get("finalizers", [])))
+    return found
+
+
 @pytest.fixture(scope="module")
-def cluster(node_cluster: NodeCluster) -> Iterator[Cluster]:
+def upgraded_from(node_cluster: NodeCluster) -> dict[str, tuple[str, list[str]]]:
+    """What Metal3 IPAM left, recorded before this controller is deployed beside it."""
+    leave_what_upstream_leaves(node_cluster.plane)
+    return legacy_objects(node_cluster.plane)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    node_cluster: NodeCluster, upgraded_from: dict[str, tuple[str, list[str]]]
+) -> Iterator[Cluster]:
     """The node's control plane with `make deploy` applied and rolled out."""
     plane = node_cluster.plane
     nh.make(plane, "deploy")
@@ -37,7 +163,10 @@ def cluster(node_cluster: NodeCluster) -> Iterator[Cluster]:
         raise
     yield plane
     nh.make(plane, "undeploy")
-    plane.kubectl("delete", "namespace", "ha", "--ignore-not-found", "--wait=false", check=False)
+    for namespace in ("ha", UPSTREAM):
+        plane.kubectl(
+            "delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False
+        )
 
 
 def the_pod(cluster: Cluster) -> dict[str, object]:
@@ -54,6 +183,23 @@ def test_make_deploy_makes_the_deployment_available_with_a_ready_pod(cluster: Cl
     assert status["ready"]
     assert "running" in status["state"]
     assert status["image"] == "docker.io/library/capi-ipam:dev"
+
+
+def test_objects_left_by_metal3_ipam_are_adopted_as_they_are(
+    cluster: Cluster, upgraded_from: dict[str, tuple[str, list[str]]]
+) -> None:
+    assert wait_for(
+        "the legacy pool recounted",
+        lambda: nh.pool_usage(cluster, UPSTREAM) == {"legacy": 1},
+        timeout=90,
+    )
+    assert legacy_objects(cluster) == upgraded_from, "same objects, same finalizers"
+    assert nh.bindings(cluster, UPSTREAM) == {"old-machine": "legacy-10-20-0-12"}
+    apply_all(cluster, [nh.claim(UPSTREAM, "new-machine", "legacy")])
+    wait_for("the new claim bound", lambda: len(nh.bindings(cluster, UPSTREAM)) == 2, 60)
+    assert nh.bindings(cluster, UPSTREAM)["new-machine"] == "legacy-10-20-0-10"
+    pool = cluster.get_json(POOLS, "legacy", "-n", UPSTREAM)
+    assert pool["status"]["indexes"] == {"old-machine": "10.20.0.12", "new-machine": "10.20.0.10"}
 
 
 def test_the_pod_runs_as_uid_65532_read_only_without_capabilities(cluster: Cluster) -> None:
