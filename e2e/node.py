@@ -18,6 +18,7 @@ foreground::
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -204,6 +205,7 @@ class Node:
         host.create_cgroups(self.slot)
         host.add_service_ip(self.slot)
         self.forwarder.start()
+        self._wait("the Service IP forwarder", self._forwarding, 30)
         self.launcher.start()
         self._wait("containerd", self.socket.exists, 30)
         self.import_image(images.build_pause_image())
@@ -214,6 +216,15 @@ class Node:
         self.launcher.stop(timeout=30)
         self.forwarder.stop()
         host.cleanup(self.slot)
+
+    def _forwarding(self) -> bool:
+        if not self.forwarder.running:
+            raise NodeError(f"the forwarder exited:\n{self.forwarder.log_tail()}")
+        try:
+            with socket.create_connection((self.slot.service_ip, 443), timeout=2):
+                return True
+        except OSError:
+            return False
 
     def ready(self) -> bool:
         node = self.plane.get_json("node", self.name)
@@ -228,7 +239,7 @@ class Node:
     def _wait(self, what: str, check: Any, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.launcher.running:
+            if self.launcher.pid is not None and not self.launcher.running:
                 raise NodeError(f"the node exited while waiting for {what}:\n{self.log_tails()}")
             if check():
                 return

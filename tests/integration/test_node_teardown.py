@@ -6,6 +6,7 @@ and compares the host with what it was before the node started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -18,11 +19,34 @@ from e2e.node_fixtures import NodeCluster
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
 
-def _pid_namespace(pid: int) -> str | None:
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            found[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``: the node's, and the containers in their own namespaces."""
+    parents = _parents()
+    found = {pid}
+    while grown := {p for p, parent in parents.items() if parent in found} - found:
+        found |= grown
+    return found
+
+
+def _identity(pid: int) -> tuple[int, str] | None:
+    """The pid and its start time (a pid alone may be reused); None once it is gone."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
+    return None if fields[0] == "Z" else (pid, fields[19])
 
 
 POD = {
@@ -50,16 +74,11 @@ def test_stopping_the_node_leaves_the_host_as_it_was(node_cluster: NodeCluster) 
     )
     launcher = node.launcher.pid
     assert launcher is not None
-    (child,) = [
-        int(p) for p in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
-    ]
-    namespace = _pid_namespace(child)
-    inside = [
-        p
-        for p in map(int, filter(str.isdigit, os.listdir("/proc")))
-        if _pid_namespace(p) == namespace
-    ]
-    names = {Path(f"/proc/{p}/comm").read_text().strip() for p in inside}
+    inside = {i for p in _descendants(launcher) if (i := _identity(p))}
+    names = set()
+    for pid, _ in inside:
+        with contextlib.suppress(OSError):
+            names.add(Path(f"/proc/{pid}/comm").read_text().strip())
     assert {"containerd", "kubelet", "pause"} <= names, "the node is running, with a pod"
     during = host.snapshot(node.slot)
     assert node.slot.bridge in during["links"]
@@ -71,5 +90,5 @@ def test_stopping_the_node_leaves_the_host_as_it_was(node_cluster: NodeCluster) 
 
     node.stop()
 
-    assert not [p for p in inside if _pid_namespace(p) == namespace], "every process is gone"
+    assert not [i for i in inside if _identity(i[0]) == i], "every process is gone, containers too"
     assert host.snapshot(node.slot) == node_cluster.host_before
