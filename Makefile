@@ -19,10 +19,11 @@ PROVIDER := ipam-metal3
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The tests run the versions the image ships: image/requirements.txt constrains the install.
+$(STAMP): pyproject.toml image/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c image/requirements.txt -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP) ## Create the virtualenv with pinned dependencies

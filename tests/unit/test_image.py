@@ -114,7 +114,11 @@ def test_the_lock_pins_every_dependency_of_pyproject_at_its_version() -> None:
 
 def test_the_image_gets_the_versions_the_tests_run_against() -> None:
     for name, version in _lock().items():
-        assert importlib.metadata.version(name) == version, name
+        installed = importlib.metadata.version(name)
+        assert installed == version, (
+            f"{name} {installed} here, {version} in the image: make venv installs under the "
+            "lock's constraints; make image-lock re-resolves the lock"
+        )
 
 
 def test_the_docker_context_holds_only_what_the_dockerfile_copies() -> None:
