@@ -275,7 +275,8 @@ def test_two_replicas_hand_over_on_a_rolling_update_without_a_duplicate(cluster:
         wait_for("claims created after the rollout", lambda: len(created) >= 3, 30)
     assert before.isdisjoint(p["metadata"]["name"] for p in after)
     nh.assert_one_address_per_claim(cluster, "ha", len(created))
-    assert nh.leader(cluster) in {p["metadata"]["name"] for p in after}
+    names = {p["metadata"]["name"] for p in after}
+    wait_for("one of the new pods to lead", lambda: nh.leader(cluster) in names, 60)
     assert all(nh.restarts(p) == 0 for p in after), nh.describe(cluster)
 
 
