@@ -111,10 +111,6 @@ def cleanup(slot: Slot) -> None:
     """Remove what outlives a node's namespaces: the lo address, bridge, cgroups (idempotent)."""
     _ip("addr", "del", f"{slot.service_ip}/32", "dev", "lo")
     _ip("link", "del", slot.bridge)
-    cni_results = Path("/var/lib/cni/results")
-    if cni_results.is_dir():
-        for leftover in cni_results.glob(f"{slot.network}-*"):
-            leftover.unlink(missing_ok=True)
     remove_cgroups(slot)
 
 

@@ -2,16 +2,18 @@
 # PID 1 of a harness node's PID namespace, in a private mount namespace:
 #   unshare --pid --fork --kill-child --mount --propagation private --mount-proc \
 #     bash launch.sh NODE_DIR KUBELET_BINARY
-# Pod network namespace pins and containerd's shim sockets go to private tmpfs mounts; the
-# sysctls the kubelet and the CNI bridge write (NODE_DIR/sysctls) go to private copies;
-# when this script ends the kernel kills everything left in the namespace (shims, pauses,
-# containers). Only the bridge and the cgroups outlive it (see e2e/host.py).
+# Pod network namespace pins, containerd's shim sockets and the CNI result cache go to
+# private tmpfs mounts; the sysctls the kubelet and the CNI bridge write (NODE_DIR/sysctls)
+# go to private copies; when this script ends the kernel kills everything left in the
+# namespace (shims, pauses, containers). Only the bridge and the cgroups outlive it (see
+# e2e/host.py).
 set -u
 dir=$1
 kubelet=$2
-mkdir -p /run/netns /run/containerd "$dir/sysctl" "$dir/logs"
+mkdir -p /run/netns /run/containerd /var/lib/cni "$dir/sysctl" "$dir/logs"
 mount -t tmpfs -o mode=755 tmpfs /run/netns
 mount -t tmpfs -o mode=711 tmpfs /run/containerd
+mount -t tmpfs -o mode=700 tmpfs /var/lib/cni
 while read -r key; do
   copy="$dir/sysctl/${key//\//.}"
   cat "/proc/sys/$key" > "$copy"
