@@ -150,10 +150,9 @@ def _copied_paths(stage: Stage) -> dict[str, str]:
             continue
         *sources, dest = rest.split()
         for source in sources:
-            target = dest + Path(source).name if dest.endswith("/") and len(sources) > 1 else dest
-            if dest.endswith("/") and len(sources) == 1 and not source.endswith("/"):
-                target = dest + Path(source).name
-            found[target] = source
+            # A file copied into a directory keeps its name; a directory's content lands in dest.
+            file_into_dir = dest.endswith("/") and not source.endswith("/")
+            found[dest + Path(source).name if file_into_dir else dest] = source
     return found
 
 
@@ -175,7 +174,7 @@ def _stage_plan(stage: Stage) -> StagePlan:
                     lists.extend(copied.get(w, w) for w in words[1:pipe] if w.startswith("/"))
                 after = words[words.index("install") + 1 :]
                 inline.extend(w for w in after if not w.startswith("-"))
-            elif "pip" in " ".join(words) and "install" in words:
+            elif any(Path(w).name in ("pip", "pip3") for w in words) and "install" in words:
                 inline.extend(w for w in words[words.index("install") + 1 :] if w[0] != "-")
             elif words[0] == "sh" and len(words) > 1:
                 scripts.append(tuple(copied.get(w, w) for w in words[1:]))

@@ -273,9 +273,6 @@ class Node:
         """Import an OCI archive; the CRI sees it under the name written in the archive."""
         self.ctr("images", "import", "--no-unpack=false", str(archive))
 
-    def images(self) -> list[str]:
-        return self.ctr("images", "list", "--quiet").stdout.split()
-
     def __enter__(self) -> Node:
         return self.start()
 

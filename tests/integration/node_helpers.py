@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -201,15 +199,3 @@ def wait_settled(cluster: Cluster, replicas: int, timeout: float = 180) -> list[
     except AssertionError as failure:
         raise AssertionError(f"{failure}\n{describe(cluster)}") from None
     return found
-
-
-def json_patch(cluster: Cluster, *args: str, patch: dict[str, Any]) -> None:
-    cluster.kubectl("patch", *args, "--type=merge", "-p", json.dumps(patch))
-
-
-def sleep_until(predicate: Any, timeout: float, what: str) -> Any:
-    return wait_for(what, predicate, timeout)
-
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since
