@@ -208,7 +208,8 @@ SYSCTLS = (
 def snapshot(slot: Slot) -> dict[str, object]:
     """The host state a node touches: it must be the same before a node and after it.
 
-    ``links`` are the slot's bridge and the pods' ends of veth pairs on it.
+    Only what is the slot's, where the host holds other slots' too: ``links`` are its
+    bridge and the veths on it, ``lo`` its Service IP.
     """
     links = (
         _ip("-o", "link", "show").stdout + _ip("-o", "link", "show", "master", slot.bridge).stdout
@@ -223,13 +224,13 @@ def snapshot(slot: Slot) -> dict[str, object]:
                 or f"master {slot.bridge} " in line
             }
         ),
-        "lo": sorted(
-            line.split()[3]
+        "lo": [
+            address
             for line in _ip("-o", "-4", "addr", "show", "dev", "lo").stdout.splitlines()
-        ),
-        "netns": sorted(p.name for p in Path("/run/netns").glob("*"))
-        if Path("/run/netns").is_dir()
-        else [],
+            if (address := line.split()[3]) == f"{slot.service_ip}/32"
+        ],
+        "netns": sorted(str(p) for p in Path("/run/netns").glob("*")),
+        "cni": sorted(str(p) for p in Path("/var/lib/cni").glob("**/*")),
         "cgroups": [str(d) for d in cgroup_dirs(slot) if d.exists()],
         "mounts": sorted(
             line.split()[4]
