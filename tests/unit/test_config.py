@@ -201,6 +201,13 @@ def test_deployment_runs_the_controller_in_all_namespaces_with_leader_election()
     assert manager()["image"] == "capi-ipam:dev"
 
 
+def test_deployment_names_kopf_after_the_pod_so_no_passwd_entry_is_needed() -> None:
+    """Kopf takes its identity from POD_ID, else from getpass.getuser(), which fails for a
+    uid without a passwd entry: the controller would stop right after taking the Lease."""
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}) for e in manager()["env"]}
+    assert env["POD_ID"] == {"fieldPath": "metadata.name"}
+
+
 def test_deployment_arguments_are_ones_the_cli_accepts() -> None:
     from ipam import cli
 
