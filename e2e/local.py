@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(directory)
     processes.install_signal_handlers()
+    # Ctrl-C stops everything, even when started from a shell that ignores SIGINT in the
+    # background (the handler is inherited as "ignore" then).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cp = ControlPlane("local", directory, keep_data=True)
     print(f"Starting the embedded control plane in {directory} ...", flush=True)
     started = time.monotonic()

@@ -81,7 +81,7 @@ async def preflight(api: client.Client, namespaces: Sequence[str]) -> set[resour
         if not served and resource in REQUIRED:
             raise Misconfigured(
                 f"the API server does not serve {resource} ({resource.api_version}): "
-                "install the CRDs first (kubectl apply -f crds/)."
+                "install the CRDs first (kubectl apply -k crds)."
             )
         if not served:
             missing.add(resource)

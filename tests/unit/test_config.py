@@ -264,17 +264,24 @@ def test_deployment_exposes_health_on_8080_and_metrics_on_8443() -> None:
 
 
 @pytest.mark.parametrize(
-    "probe",
+    ("probe", "path"),
     [
-        pytest.param("livenessProbe", id="liveness"),
-        pytest.param("readinessProbe", id="readiness, not /readyz which only the leader passes"),
+        pytest.param("startupProbe", "/healthz", id="startup"),
+        pytest.param("livenessProbe", "/healthz", id="liveness"),
+        pytest.param("readinessProbe", "/readyz", id="readiness (a standby is ready too)"),
     ],
 )
-def test_probes_ask_healthz_on_the_health_port(probe: str) -> None:
+def test_probes_ask_the_health_port(probe: str, path: str) -> None:
     get = manager()[probe]["httpGet"]
     port = get["port"]
-    assert get["path"] == "/healthz"
+    assert get["path"] == path
     assert (ports()[port] if isinstance(port, str) else port) == 8080
+
+
+def test_a_slow_start_is_given_time_before_liveness_counts() -> None:
+    startup = manager()["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+    assert "initialDelaySeconds" not in manager()["livenessProbe"]
 
 
 def test_deployment_tolerates_the_control_plane_taint() -> None:
