@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools test unit lint bench e2e run deploy deploy-examples clean
+.PHONY: help venv tools peers test unit lint bench e2e run deploy deploy-examples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ venv: $(STAMP) ## Create the virtualenv with pinned dependencies
 
 tools: ## Build kube-apiserver, kube-controller-manager, etcd, clusterctl (cached)
 	@bash e2e/toolchain/build.sh >/dev/null
+
+peers: ## Build upstream Metal3 IPAM, CAPM3 and the in-cluster IPAM provider (cached; slow at first)
+	@nice -n 10 bash e2e/peers/build.sh >/dev/null
 
 test: venv tools ## Run every test: unit, property, integration on real clusters, scenarios
 	$(PY) -m pytest $(PYTEST_ARGS)
