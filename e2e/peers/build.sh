@@ -46,10 +46,12 @@ ldflags_of() {
   esac
 }
 
-proxy_hint() { # log file
-  if grep -qiE 'proxy|dial tcp|no such host|i/o timeout|connection refused|403|404' "$1"; then
-    say "the Go module proxy ($(go env GOPROXY)) did not serve a pinned module; the wrappers name explicit versions only (the proxy refuses @latest for these modules)."
+fail_build() { # log-file what
+  tail -n 20 "$1" >&2
+  if grep -qiE 'proxy|dial tcp|no such host|i/o timeout|connection refused|403|404|GOPROXY=off' "$1"; then
+    die "$2: the Go module proxy ($(go env GOPROXY)) did not serve a pinned module (log: $1). The wrappers name explicit versions only: the proxy refuses @latest for these modules."
   fi
+  die "$2 failed (log: $1)"
 }
 
 build_one() { # name
@@ -58,10 +60,13 @@ build_one() { # name
   version=$(version_of "$name")
   wrapper="$here/$name"
   [ -f "$wrapper/go.mod" ] || die "$wrapper/go.mod is missing"
-  [ "$(cd "$wrapper" && go list -m -f '{{.Version}}' "$module" 2>/dev/null)" = "$version" ] \
-    || die "$wrapper/go.mod does not select $module $version; update build.sh and the wrapper together"
   dir="$cache/$name-$version"
   mkdir -p "$dir/bin"
+  local selected
+  selected=$(cd "$wrapper" && go list -m -f '{{.Version}}' "$module" 2>"$dir/resolve.log") \
+    || fail_build "$dir/resolve.log" "$name: resolving $module in $wrapper"
+  [ "$selected" = "$version" ] \
+    || die "$wrapper/go.mod selects $module $selected, build.sh says $version; change them together"
   # One build per cache directory at a time: a second caller waits, then finds it cached.
   exec 9>"$dir/.lock"
   if ! flock -n 9; then
@@ -75,9 +80,7 @@ build_one() { # name
     start=$(date +%s)
     if ! (cd "$wrapper" && CGO_ENABLED=0 go build -trimpath -ldflags "$(ldflags_of "$name")" \
           -o "$dir/bin/$name.tmp" "$module") 2>"$dir/build.log"; then
-      tail -n 30 "$dir/build.log" >&2
-      proxy_hint "$dir/build.log"
-      die "$name: go build failed (log: $dir/build.log)"
+      fail_build "$dir/build.log" "$name: go build"
     fi
     mv "$dir/bin/$name.tmp" "$dir/bin/$name"
     say "$name: built in $(( $(date +%s) - start ))s"
