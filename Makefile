@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools peers test unit lint bench e2e run deploy deploy-examples clean
+.PHONY: help venv tools peers test unit lint bench e2e conformance run deploy deploy-examples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,8 +32,8 @@ unit: venv ## Only the tests that need no cluster
 	$(PY) -m pytest tests/unit tests/property $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy strict on ipam/, import-linter contracts
-	$(VENV)/bin/ruff check ipam e2e tests bench
-	$(VENV)/bin/ruff format --check ipam e2e tests bench
+	$(VENV)/bin/ruff check ipam e2e tests bench conformance
+	$(VENV)/bin/ruff format --check ipam e2e tests bench conformance
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -44,6 +44,10 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
+
+conformance: venv tools ## Upstream Metal3 IPAM v1.13.2 and ours side by side on every case of conformance/
+	@nice -n 10 bash e2e/peers/build.sh metal3-ipam >/dev/null
+	$(PY) -m pytest conformance -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv tools ## Run the controller (embedded control plane when KUBECONFIG is unset)
 	$(PY) -m e2e.local $(ARGS)
