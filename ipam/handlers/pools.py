@@ -44,6 +44,8 @@ async def reconcile(ctx: context.Context, key: context.PoolRef) -> float | None:
         await finalize(ctx, pool_state)
         return None
     hold = await pause.pool_hold(ctx, pool)
+    if hold is not None and hold.waiting:
+        await _ensure_metadata(ctx, pool)  # the labels (and finalizer) do not wait for it
     if hold is not None:
         if not pool_state.held:
             logger.info(
@@ -88,7 +90,9 @@ def _owner_references(
     existing: Sequence[Mapping[str, Any]], cluster: bodies.ClusterRecord
 ) -> list[dict[str, Any]]:
     """``existing`` with exactly one reference to the Cluster, current UID and version."""
-    wanted = bodies.owner_reference(cluster.api_version, resources.CLUSTER.kind, cluster.meta)
+    wanted = bodies.owner_reference(
+        cluster.api_version, resources.CLUSTER.kind, cluster.meta, controller=False
+    )
     group = resources.CLUSTER_GROUP
     result: list[dict[str, Any]] = []
     placed = False
@@ -103,6 +107,7 @@ def _owner_references(
         elif not placed:
             updated = dict(ref)
             updated.update(apiVersion=wanted["apiVersion"], uid=wanted["uid"])
+            updated.setdefault("controller", False)
             result.append(updated)
             placed = True
     if not placed:

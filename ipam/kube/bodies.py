@@ -347,13 +347,15 @@ def address_fact(record: AddressRecord) -> AddressFact:
 
 
 def owner_reference(
-    api_version: str, kind: str, meta: Meta, *, controller: bool | None = None
+    api_version: str,
+    kind: str,
+    meta: Meta,
+    *,
+    controller: bool | None = None,
+    block: bool = False,
 ) -> dict[str, Any]:
-    """An ownerReference; without flags (``controller`` None) as Metal3 IPAM writes them.
-
-    With ``controller`` set, ``blockOwnerDeletion`` is set too, as the Cluster API IPAM
-    contract asks of an IPAddress (controller: the claim; not controller: the pool).
-    """
+    """An ownerReference; without flags (``controller`` None) as Metal3 IPAM writes an
+    IPAddress's. ``block`` adds ``blockOwnerDeletion: true``."""
     ref: dict[str, Any] = {
         "apiVersion": api_version,
         "kind": kind,
@@ -362,12 +364,17 @@ def owner_reference(
     }
     if controller is not None:
         ref["controller"] = controller
+    if block:
         ref["blockOwnerDeletion"] = True
     return ref
 
 
 def address_owners(flavour: resources.Flavour, pool: Meta, claim: Meta) -> list[dict[str, Any]]:
-    """The ownerReferences an IPAddress of this kind carries: the pool, then the claim."""
+    """The ownerReferences an IPAddress of this kind carries: the pool, then the claim.
+
+    A Cluster API IPAddress's follow the contract (controller: the claim, not the pool;
+    both block the owner's deletion); a Metal3 IPAddress's are upstream's, without flags.
+    """
     contract = flavour.kind == "capi"
     return [
         owner_reference(
@@ -375,12 +382,14 @@ def address_owners(flavour: resources.Flavour, pool: Meta, claim: Meta) -> list[
             resources.IPPOOL.kind,
             pool,
             controller=False if contract else None,
+            block=contract,
         ),
         owner_reference(
             flavour.claim.api_version,
             flavour.claim.kind,
             claim,
             controller=True if contract else None,
+            block=contract,
         ),
     ]
 

@@ -178,10 +178,13 @@ def pool_patch(
     patch: dict[str, Any] = {}
     for key, value in wanted.items():
         if key == "indexes":
-            old = current.get("indexes") or {}
-            if old != value:
+            old = current.get("indexes")
+            if not value:
+                if old is not None:
+                    patch["indexes"] = None  # as upstream: no indexes once nothing is held
+            elif (old or {}) != value:
                 # A merge patch merges maps: removed claims must be nulled explicitly.
-                patch["indexes"] = {**{k: None for k in old if k not in value}, **value}
+                patch["indexes"] = {**{k: None for k in (old or {}) if k not in value}, **value}
         elif current.get(key) != value:
             patch[key] = value
     existing = current.get("conditions") or []

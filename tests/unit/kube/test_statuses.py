@@ -149,3 +149,14 @@ def test_a_pool_patch_is_empty_when_the_status_is_already_right() -> None:
         current, {"indexes": {"a": "10.0.0.1"}, "total": 3}, [again], owned_conditions=["Ready"]
     )
     assert patch == {}
+
+
+def test_a_pool_that_holds_nothing_any_more_drops_its_indexes_as_upstream_does() -> None:
+    wanted = {"indexes": {}, "used": 0}
+    assert (
+        statuses.pool_patch(
+            {"indexes": {"a": "10.0.0.1"}, "used": 1}, wanted, [], owned_conditions=()
+        )["indexes"]
+        is None
+    )
+    assert "indexes" not in statuses.pool_patch({"used": 0}, wanted, [], owned_conditions=())
