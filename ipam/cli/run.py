@@ -1,29 +1,20 @@
-"""``python -m ipam``: run the controller, or look at pools; arguments in, an exit code out."""
+"""``ipam run``: the controller's flags in, the controller's exit code out."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import sys
-from collections.abc import Sequence
 
 import uvloop
 
-from ipam.core import status
-from ipam.handlers import context, run
-from ipam.kube import client, connection, inventory, leader
+from ipam.cli import session
+from ipam.kube import leader
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="ipam",
-        description="IP address manager for Cluster API (Metal3 IPAM compatible).",
-    )
-    commands = top.add_subparsers(dest="command", required=True)
-
+def add_parser(commands: session.Commands) -> None:
     runner = commands.add_parser("run", help="run the controller")
     scope = runner.add_mutually_exclusive_group()
     scope.add_argument(
@@ -106,22 +97,12 @@ def parser() -> argparse.ArgumentParser:
         "before it gets a new one (default: %(default)s)",
     )
     runner.add_argument("--verbose", "-v", action="store_true", help="debug logging")
-
-    pools = commands.add_parser("pools", help="show pools: usage and who holds what")
-    pools.add_argument("--namespace", "-n", help="only this namespace (default: all)")
-    pools.add_argument("--kubeconfig", help="kubeconfig file")
-    pools.add_argument("--holders", action="store_true", help="list every address and its claim")
-    return top
+    runner.set_defaults(handler=command)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    return asyncio.run(_pools(args))
+def command(args: argparse.Namespace) -> int:
+    from ipam.handlers import context, run  # only here: Kopf takes a while to import
 
-
-def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
     if not args.verbose:
         for noisy in ("kopf", "aiohttp.access"):
@@ -145,58 +126,3 @@ def _run(args: argparse.Namespace) -> int:
     )
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(run.run(options))
-
-
-async def _pools(args: argparse.Namespace) -> int:
-    try:
-        api = await client.Client.connect(args.kubeconfig)
-    except connection.ConfigurationError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return run.EXIT_UNREACHABLE
-    try:
-        views = await inventory.pools(api, args.namespace)
-    except client.Unreachable as err:
-        print(f"error: cannot reach the API server: {err}", file=sys.stderr)
-        return run.EXIT_UNREACHABLE
-    except client.KubeError as err:
-        hint = " (are the CRDs installed? kubectl apply -f crds/)" if err.status == 404 else ""
-        print(f"error: {err}{hint}", file=sys.stderr)
-        return run.EXIT_MISCONFIGURED
-    finally:
-        await api.close()
-    print(render(views, holders=args.holders), end="")
-    return 0
-
-
-def render(views: Sequence[inventory.PoolView], *, holders: bool = False) -> str:
-    """A table of pools (and, with ``holders``, one line per IPAddress under each)."""
-    if not views:
-        return "No IPPools found.\n"
-    rows = [("NAMESPACE", "POOL", "PREFIX", "TOTAL", "USED", "FREE", "OBJECTS")]
-    details: dict[int, list[str]] = {}
-    for at, view in enumerate(views):
-        total, used = status.usage(
-            view.record.pool, view.ledger, deleting=view.record.meta.deleting
-        )
-        rows.append(
-            (
-                view.record.meta.namespace,
-                view.record.meta.name,
-                view.record.name_prefix,
-                str(total),
-                str(used),
-                str(total - used),
-                str(len(view.addresses)),
-            )
-        )
-        details[at] = [
-            f"    {a.address:<39} {a.flavour.kind:<6} claim={a.claim_name} object={a.meta.name}"
-            for a in sorted(view.addresses, key=lambda a: (a.address, a.meta.name))
-        ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(rows[0], widths, strict=True)).rstrip()]
-    for at, row in enumerate(rows[1:]):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if holders:
-            lines.extend(details[at])
-    return "\n".join(lines) + "\n"
