@@ -133,7 +133,13 @@ def _bounds(found: _Found, raw: Mapping[str, Any]) -> addresses.Family | None:
         found.add(".subnet", f"{subnet_text!r} is not a subnet in CIDR notation", upstream=True)
     if (start_text and start is None) or (end_text and end is None) or (subnet_text and not subnet):
         return None
-    entry_family = family(raw)
+    # The entry's family, as :func:`family` reads it: its start's, else subnet's, else end's.
+    if start is not None:
+        entry_family: addresses.Family | None = addresses.family_of(start)
+    elif subnet is not None:
+        entry_family = subnet.family
+    else:
+        entry_family = _family_of(end)
     if _mixed(found, raw, start, end, subnet):
         return entry_family
     if start is not None and end is not None and end < start:
@@ -146,7 +152,7 @@ def _bounds(found: _Found, raw: Mapping[str, Any]) -> addresses.Family | None:
         found.add(
             "", "has only end, which counts only with start or subnet: it produces no addresses"
         )
-    elif not found.problems and bounds(raw) is None:
+    elif start is None and subnet is not None and subnet.first + 1 > subnet.last:
         found.add(
             "",
             f"has no start, so it begins one above the network address of subnet {subnet_text}, "
@@ -247,6 +253,10 @@ def _ip(found: _Found, field_path: str, value: object) -> int | None:
     if key is None:
         found.add(field_path, f"{value!r} is not a valid IP address", upstream=True)
     return key
+
+
+def _family_of(key: int | None) -> addresses.Family | None:
+    return None if key is None else addresses.family_of(key)
 
 
 def _is_int(value: object) -> TypeGuard[int]:
