@@ -11,7 +11,9 @@ ratchets rules on unchanged values; the spec-level rules ratchet by hand).
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
+import random
 import re
 import secrets
 from collections.abc import Iterator
@@ -265,6 +267,52 @@ def test_the_api_server_accepts_what_upstream_accepts_and_is_valid(
 ) -> None:
     created, stderr = dry_run(source_cluster, pool(namespace, spec))
     assert created, stderr
+
+
+def ordered_pairs(seed: int, count: int) -> list[tuple[str, str]]:
+    """(start, end) of one family each: near each other (both ways), equal, or far apart."""
+    rnd = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        bits = rnd.choice([32, 128])
+        start = rnd.getrandbits(bits)
+        end = rnd.choice(
+            [
+                start,
+                start + rnd.randint(-3, 3),
+                start ^ (1 << rnd.randrange(bits)),
+                rnd.getrandbits(bits),
+            ]
+        ) % (1 << bits)
+        make = ipaddress.IPv4Address if bits == 32 else ipaddress.IPv6Address
+        pairs.append((make(start), make(end)))
+    # Python's text of an IPv4-mapped IPv6 address is dotted, which the pattern refuses.
+    return [
+        (a.compressed, b.compressed)
+        for a, b in pairs
+        if not getattr(a, "ipv4_mapped", None) and not getattr(b, "ipv4_mapped", None)
+    ]
+
+
+def test_start_after_end_is_refused_exactly_when_python_orders_them_so(
+    source_cluster: Cluster, namespace: str
+) -> None:
+    """The prefix-length walk of the CEL rule against ``ipaddress`` ordering, 300 pairs."""
+    pairs = ordered_pairs(20260902, 300)
+    objects = [pool(namespace, {"pools": [{"start": a, "end": b}]}) for a, b in pairs]
+    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    proc = source_cluster.kubectl(
+        "create", "--dry-run=server", "-f", "-", input=listed, check=False
+    )
+    accepted = set(re.findall(r"ippool\.ipam\.metal3\.io/(\S+) created", proc.stdout))
+    wrong = [
+        (a, b)
+        for (a, b), obj in zip(pairs, objects, strict=True)
+        if (obj["metadata"]["name"] in accepted)
+        != (ipaddress.ip_address(a) <= ipaddress.ip_address(b))
+    ]
+    assert wrong == []
+    assert 0 < len(accepted) < len(pairs)
 
 
 # -- every pool of examples/ and scenarios/ ---------------------------------------------------

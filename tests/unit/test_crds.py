@@ -643,7 +643,7 @@ CEL_RULES = [
     ("IPPool", "spec.pools[]", "ip(self.start).family() == ip(self.end)", "different IP families"),
     ("IPPool", "spec.pools[]", "== cidr(self.subnet).ip().family()", "different IP families"),
     ("IPPool", "spec.pools[]", "has(self.start) || !has(self.end)", "different IP families"),
-    ("IPPool", "spec.pools[]", ".exists(l, m,", "end is before start"),
+    ("IPPool", "spec.pools[]", ".exists(p, int(p.substring(", "end is before start"),
     ("IPPool", "spec.pools[]", "containsIP(self.start)", "start lies outside subnet"),
     ("IPPool", "spec.pools[]", "containsIP(self.end)", "end lies outside subnet"),
     ("IPPool", "spec.pools[]", "self.prefix <= 32", "longer than 32, the longest IPv4 prefix"),
@@ -788,13 +788,13 @@ def test_the_guard_check_finds_an_unguarded_call() -> None:
 
 
 def test_the_order_rule_walks_every_prefix_length_once() -> None:
-    """start <= end walks the pairs (l, l + 1) for l in 0..127, written out as a map literal."""
+    """start <= end walks the pairs (l, l + 1) for l in 0..127, written out as 'l,m' strings."""
     (rule,) = [
         r
         for r in node("IPPool", "spec.pools[]")["x-kubernetes-validations"]
-        if ".exists(l, m," in r["rule"]
+        if ".exists(p, int(p.substring(" in r["rule"]
     ]
-    pairs = re.findall(r"'(\d+)': '(\d+)'", rule["rule"])
+    pairs = re.findall(r"'(\d+),(\d+)'", rule["rule"])
     assert [(int(short), int(long)) for short, long in pairs] == [(n, n + 1) for n in range(128)]
 
 
