@@ -147,6 +147,9 @@ def test_claims_of_a_pool_whose_every_entry_is_invalid_are_told_why_and_get_noth
         "the pool's Ready condition", lambda: ready(source_cluster, POOLS, namespace, "broken")
     )
     assert (pool_ready["status"], pool_ready["reason"]) == ("False", "InvalidSpec")
+    # Under the restored rules the controller could still write the pool's metadata too.
+    stored = source_cluster.get_json(POOLS, "broken", "-n", namespace)
+    assert "ippool.ipam.metal3.io" in stored["metadata"]["finalizers"]
     assert items(source_cluster, METAL3_ADDRESSES, namespace) == []
     assert items(source_cluster, CAPI_ADDRESSES, namespace) == []
 
