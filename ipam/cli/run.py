@@ -9,6 +9,7 @@ import logging
 import uvloop
 
 from ipam.cli import session
+from ipam.handlers import context
 from ipam.kube import leader
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -84,7 +85,7 @@ def add_parser(commands: session.Commands) -> None:
     runner.add_argument(
         "--resync-period",
         type=float,
-        default=60.0,
+        default=context.Options.resync_period,
         metavar="SECONDS",
         help="full re-alignment with the cluster every so often (default: %(default)s)",
     )
@@ -93,8 +94,24 @@ def add_parser(commands: session.Commands) -> None:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="how long a claim that was served before waits for its IPAddress to reappear "
-        "before it gets a new one (default: %(default)s)",
+        help="how long a claim that was served before waits for its IPAddress to arrive "
+        "(after a move) before it re-creates its recorded address (default: %(default)s)",
+    )
+    runner.add_argument(
+        "--orphan-grace",
+        type=float,
+        default=context.Options.orphan_grace,
+        metavar="SECONDS",
+        help="how long an IPAddress of ours whose claim does not exist is kept before it is "
+        "released (default: %(default)s)",
+    )
+    runner.add_argument(
+        "--move-settle",
+        type=float,
+        default=context.Options.move_settle,
+        metavar="SECONDS",
+        help="longest wait, for a pool whose recorded addresses have not all arrived (a move "
+        "in progress), before it serves claims that hold nothing (default: %(default)s)",
     )
     runner.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     runner.set_defaults(handler=command)
@@ -122,7 +139,12 @@ def command(args: argparse.Namespace) -> int:
         host=args.bind_address,
         health_port=args.health_port,
         metrics_port=args.metrics_port,
-        tuning=context.Options(resync_period=args.resync_period, rebind_grace=args.rebind_grace),
+        tuning=context.Options(
+            resync_period=args.resync_period,
+            rebind_grace=args.rebind_grace,
+            orphan_grace=args.orphan_grace,
+            move_settle=args.move_settle,
+        ),
     )
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(run.run(options))
