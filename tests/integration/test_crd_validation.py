@@ -2,10 +2,11 @@
 
 Each refused pool is created with ``--dry-run=server``, which runs the same validation as a
 real create, and the exact lines the API server prints are compared. Every pool of
-``examples/`` and ``scenarios/`` must still be accepted, and so must what upstream Metal3
-IPAM accepts (subnet-only, start-only and end-only entries, host bits in a subnet). A pool
-stored before the rules existed stays editable wherever the rules do not look (Kubernetes
-ratchets rules on unchanged values; the spec-level rules ratchet by hand).
+``examples/``, ``scenarios/`` and ``conformance/cases/`` must still be accepted, and so
+must what upstream Metal3 IPAM accepts (subnet-only, start-only and end-only entries, host
+bits in a subnet). A pool stored before the rules existed stays editable wherever the
+rules do not look (Kubernetes ratchets rules on unchanged values; the spec-level rules
+ratchet by hand).
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ def test_start_after_end_is_refused_exactly_when_python_orders_them_so(
     assert 0 < len(accepted) < len(pairs)
 
 
-# -- every pool of examples/ and scenarios/ ---------------------------------------------------
+# -- every pool of examples/, scenarios/ and conformance/cases/ -------------------------------
 
 
 def _ippools(node: Any) -> Iterator[dict[str, Any]]:
@@ -347,9 +348,11 @@ def _untemplated(value: Any) -> Any:
 
 
 def shipped_pools() -> list[tuple[str, dict[str, Any]]]:
-    """(where, spec) of every IPPool applied by an example or a scenario, and as patched."""
+    """(where, spec) of every IPPool an example, a scenario or a conformance case applies,
+    also as a scenario's merge patch leaves it."""
     found = []
-    for path in sorted([*REPO.glob("examples/**/*.yaml"), *REPO.glob("scenarios/**/*.yaml")]):
+    shipped = ("examples", "scenarios", "conformance/cases")
+    for path in sorted(p for folder in shipped for p in REPO.glob(f"{folder}/**/*.yaml")):
         where = str(path.relative_to(REPO))
         docs = list(yaml.safe_load_all(path.read_text()))
         specs = {}
@@ -360,10 +363,16 @@ def shipped_pools() -> list[tuple[str, dict[str, Any]]]:
         for doc in docs:
             for step in doc.get("steps", []) if isinstance(doc, dict) else []:
                 patch = step.get("patch") if isinstance(step, dict) else None
-                target = (patch or {}).get("object", {})
-                if target.get("kind") == "IPPool" and "spec" in patch.get("merge", {}):
+                target = patch.get("object") if isinstance(patch, dict) else None
+                merge = patch.get("merge") if isinstance(patch, dict) else None
+                if (
+                    isinstance(target, dict)
+                    and target.get("kind") == "IPPool"
+                    and isinstance(merge, dict)
+                    and "spec" in merge
+                ):
                     name = target["metadata"]["name"]
-                    merged = _merge(specs[name], patch["merge"]["spec"])
+                    merged = _merge(specs[name], merge["spec"])
                     found.append((f"{where} {name} patched", merged))
     return [(where, _untemplated(spec)) for where, spec in found]
 
@@ -374,10 +383,11 @@ SHIPPED = shipped_pools()
 def test_the_shipped_pools_were_found() -> None:
     assert len(SHIPPED) >= 30
     assert any(where.startswith("examples/") for where, _ in SHIPPED)
+    assert any(where.startswith("conformance/") for where, _ in SHIPPED)
     assert any(where.endswith("patched") for where, _ in SHIPPED)
 
 
-def test_every_pool_of_examples_and_scenarios_is_still_accepted(
+def test_every_pool_of_examples_scenarios_and_conformance_cases_is_still_accepted(
     source_cluster: Cluster, namespace: str
 ) -> None:
     """One server dry run of them all; each object is named after where it comes from."""
