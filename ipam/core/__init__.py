@@ -7,6 +7,7 @@ names: ``from ipam.core import pools`` then ``pools.Pool``.
 - ``errors``      the one error tree and every user-visible text
 - ``addresses``   strict parsing, Go's canonical text, one integer key space for both families
 - ``ranges``      an interval set of integers: O(log n) lookups, O(intervals) memory
+- ``entries``     one pool entry judged: its family, bounds, and why it is dropped
 - ``pools``       an IPPool spec read into entries, bounds and inherited details
 - ``ledger``      who holds which address of one pool, both claim kinds together
 - ``allocate``    the decision: which address a claim gets

@@ -65,6 +65,7 @@ def _key_of_text(text: str) -> int | None:
 def clear_caches() -> None:
     """Forget the recently parsed and printed addresses (for memory measurements)."""
     _key_of_text.cache_clear()
+    _parse_subnet_text.cache_clear()
     text_of.cache_clear()
 
 
@@ -160,7 +161,12 @@ class Subnet:
 
 def parse_subnet(text: object) -> Subnet | None:
     """The subnet written as ``address/length`` (host bits allowed), or None."""
-    if not isinstance(text, str) or text.count("/") != 1:
+    return _parse_subnet_text(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _parse_subnet_text(text: str) -> Subnet | None:
+    if text.count("/") != 1:
         return None
     address, length_text = text.split("/")
     base = key_of(address)

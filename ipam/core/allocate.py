@@ -3,15 +3,20 @@
 The order of the rules (Metal3 IPAM's, with its two hazards closed):
 
 1. The ledger already records an address for this claim: re-bind it (after a move, after a
-   lost status write, and for CAPM3's per-host claim names).
-2. An ``ipAddress`` annotation that is not an IP address fails.
-3. A pre-allocated claim whose annotation names another address fails.
-4. A pre-allocated claim gets its address, unless no entry produces it, or another claim
+   lost status write, and for CAPM3's per-host claim names), even when the entry it came
+   from has since been dropped as invalid: what is held is never taken away here.
+2. A pool whose every entry is dropped (:attr:`~ipam.core.pools.Pool.invalid`) fails with
+   :class:`~ipam.core.errors.PoolInvalid`, which names the problems; "Exhausted IP Pools"
+   stays the answer of a valid pool that is full. Dropped entries of a pool that has valid
+   ones produce nothing, so nothing below can hand out their addresses.
+3. An ``ipAddress`` annotation that is not an IP address fails.
+4. A pre-allocated claim whose annotation names another address fails.
+5. A pre-allocated claim gets its address, unless no entry produces it, or another claim
    holds it (upstream hands out a duplicate there; this refuses).
-5. A requested address is granted when some entry produces it, nobody holds it and no
+6. A requested address is granted when some entry produces it, nobody holds it and no
    other claim name has it pre-allocated (upstream calls an address outside the pool
    "Exhausted IP Pools"; this says "out of bounds").
-6. Otherwise the next free address of the first entry that has one: the lowest
+7. Otherwise the next free address of the first entry that has one: the lowest
    (``sequential``) or a uniformly random one (``random``). Pre-allocated addresses are
    never handed out this way, except while the pool is being deleted.
 
@@ -64,6 +69,8 @@ def allocate(
     if held is not None:
         details = pool.details_for(held.address) or pool.default_details(held.address)
         return Allocation(details=details, object_name=held.object_name, rebound=True)
+    if pool.invalid:
+        raise errors.PoolInvalid(pool.problems)
 
     requested = _requested_key(request.requested)
     name = request.claim.name
@@ -190,7 +197,7 @@ def random_free(
 def _allocation(pool: pools.Pool, value: int) -> Allocation:
     details = pool.details_for_key(value)
     assert details is not None  # Every rule above only returns addresses of the pool.
-    if not 0 <= details.prefix <= 128:
+    if not 0 <= details.prefix <= 128:  # Pool drops such entries; kept as a last guard.
         raise errors.InvalidPrefix()
     return Allocation(
         details=details,

@@ -11,7 +11,8 @@ The tree::
     ├── RequestedIPOutOfBounds     the annotation IP lies in no pool entry
     ├── RequestedIPNotAvailable    the annotation IP is held or reserved
     ├── PoolExhausted              no free address left (reason PoolExhausted)
-    ├── InvalidPrefix              the chosen prefix is outside 0..128
+    ├── PoolInvalid                every entry of the pool is dropped (reason PoolNotReady)
+    ├── InvalidPrefix              the chosen prefix is outside 0..128 (a last guard)
     ├── CreateFailed               creating the IPAddress failed
     ├── GetFailed                  reading the IPAddress failed (release)
     └── DeleteFailed               deleting the IPAddress failed (release)
@@ -24,10 +25,15 @@ collected all at once by :mod:`ipam.core.validation`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 ALLOCATION_FAILED = "AllocationFailed"
 POOL_EXHAUSTED = "PoolExhausted"
+POOL_NOT_READY = "PoolNotReady"
+"""Cluster API's Ready reason for a claim whose pool is not ready (for example invalid)."""
+LISTED = 3
+"""Problems a message lists before it says how many more there are."""
 
 
 class IPAMError(Exception):
@@ -101,6 +107,21 @@ class PoolExhausted(IPAMError):
 
     def __init__(self) -> None:
         super().__init__("Exhausted IP Pools")
+
+
+class PoolInvalid(IPAMError):
+    """Every entry of the pool has a problem, so it produces no address at all.
+
+    Not "Exhausted IP Pools": that text is for a valid pool whose addresses are all taken.
+    """
+
+    reason = POOL_NOT_READY
+
+    def __init__(self, problems: Sequence[FieldError]) -> None:
+        listed = "; ".join(f"{p.path}: {p.message}" for p in problems[:LISTED])
+        more = f" (and {len(problems) - LISTED} more)" if len(problems) > LISTED else ""
+        super().__init__(f"Invalid IP pool, no entry can hand out addresses: {listed}{more}")
+        self.problems = tuple(problems)
 
 
 class InvalidPrefix(IPAMError):

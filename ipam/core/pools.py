@@ -19,9 +19,14 @@ entry's when non-zero, else ``spec.prefix``, else 0, never derived from the subn
 the entry's, else ``spec.gateway``; DNS servers: the entry's list when non-empty, else
 ``spec.dnsServers``).
 
-:meth:`Pool.from_spec` never raises: whatever does not parse produces no addresses, and
-:mod:`ipam.core.validation` reports it. Every question a pool answers is arithmetic on its
-entries' bounds: nothing here walks a range.
+:meth:`Pool.from_spec` never raises. An entry with a problem (see :mod:`ipam.core.entries`:
+fields of two IP families, end before start, a bound outside its subnet, a prefix or
+gateway that does not fit its family, ...) is *dropped*: it produces no addresses, and the
+pool keeps it, with its problems, in :attr:`Pool.dropped` for the controller to report.
+:mod:`ipam.core.validation` reports the same problems. A pool whose every entry is dropped
+is :attr:`~Pool.invalid`: allocation from it fails with
+:class:`~ipam.core.errors.PoolInvalid`, not with "Exhausted IP Pools". Every question a pool
+answers is arithmetic on its entries' bounds: nothing here walks a range.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 
 import netaddr
 
-from ipam.core import addresses, ranges
+from ipam.core import addresses, entries, errors, ranges
 
 SEQUENTIAL = "sequential"
 RANDOM = "random"
@@ -52,7 +57,10 @@ class AddressDetails:
 
 @dataclass(frozen=True)
 class Entry:
-    """One ``spec.pools[i]`` entry: its bounds (keys, inclusive) and inherited details."""
+    """One ``spec.pools[i]`` entry: its bounds (keys, inclusive) and inherited details.
+
+    A dropped entry has ``problems`` and no bounds: it produces nothing.
+    """
 
     index: int
     first: int | None
@@ -60,6 +68,8 @@ class Entry:
     prefix: int
     gateway: str | None
     dns_servers: tuple[str, ...]
+    problems: tuple[errors.FieldError, ...] = ()
+    """Why the entry produces no addresses (paths like ``spec.pools[1].end``); empty if usable."""
 
     @property
     def size(self) -> int:
@@ -68,32 +78,18 @@ class Entry:
             return 0
         return self.last - self.first + 1
 
+    @property
+    def dropped(self) -> bool:
+        """Whether a problem keeps the entry from producing any address."""
+        return bool(self.problems)
+
 
 def entry_bounds(raw: object) -> tuple[int, int] | None:
-    """First and last key an entry produces (see the module table), or None for nothing."""
-    if not isinstance(raw, Mapping):
-        return None
-    start = addresses.key_of(raw.get("start"))
-    end = addresses.key_of(raw.get("end"))
-    subnet = addresses.parse_subnet(raw.get("subnet"))
-    if raw.get("subnet") and subnet is None:
-        return None
-    if start is None:
-        if raw.get("start") or subnet is None:
-            return None
-        return _nonempty(subnet.first + 1, subnet.last)
-    if raw.get("end") and end is None:
-        return None
-    last = addresses.family_last(start) if end is None else end
-    if subnet is not None:
-        if start not in subnet:
-            return None
-        last = min(last, subnet.last)
-    return _nonempty(start, last)
+    """First and last key an entry's walk produces (see the module table), or None.
 
-
-def _nonempty(first: int, last: int) -> tuple[int, int] | None:
-    return (first, last) if first <= last else None
+    The enumeration alone: :meth:`Pool.from_spec` also drops an entry that has a problem.
+    """
+    return entries.bounds(raw)
 
 
 def _int_or_zero(value: object) -> int:
@@ -141,17 +137,17 @@ class Pool:
         gateway = _ip_text(spec.get("gateway"))
         dns_servers = _ip_texts(spec.get("dnsServers"))
         raw_entries = spec.get("pools")
-        entries = tuple(
-            _entry(index, raw, prefix, gateway, dns_servers)
+        read = tuple(
+            _entry(index, raw, spec, prefix, gateway, dns_servers)
             for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else [])
         )
-        regions, segments = _segments(entries)
+        regions, segments = _segments(read)
         valid, invalid, reserved, reserved_by = _pre_allocations(spec.get("preAllocations"))
         name_prefix = spec.get("namePrefix")
         return cls(
             name_prefix=name_prefix if isinstance(name_prefix, str) else "",
             strategy=RANDOM if spec.get("allocationStrategy") == RANDOM else SEQUENTIAL,
-            entries=entries,
+            entries=read,
             pre_allocations=MappingProxyType(valid),
             invalid_pre_allocations=MappingProxyType(invalid),
             prefix=prefix,
@@ -164,6 +160,21 @@ class Pool:
             _reserved=reserved,
             _reserved_by=MappingProxyType(reserved_by),
         )
+
+    @property
+    def dropped(self) -> tuple[Entry, ...]:
+        """The entries that produce no addresses because of a problem, in list order."""
+        return tuple(entry for entry in self.entries if entry.dropped)
+
+    @property
+    def problems(self) -> tuple[errors.FieldError, ...]:
+        """Every problem of every dropped entry, in list order."""
+        return tuple(problem for entry in self.entries for problem in entry.problems)
+
+    @property
+    def invalid(self) -> bool:
+        """Whether the pool has entries and every one of them is dropped."""
+        return bool(self.entries) and all(entry.dropped for entry in self.entries)
 
     @property
     def total(self) -> int:
@@ -233,9 +244,15 @@ def _key(ip: str | netaddr.IPAddress) -> int | None:
 
 
 def _entry(
-    index: int, raw: object, prefix: int, gateway: str | None, dns_servers: tuple[str, ...]
+    index: int,
+    raw: object,
+    spec: Mapping[str, Any],
+    prefix: int,
+    gateway: str | None,
+    dns_servers: tuple[str, ...],
 ) -> Entry:
-    bounds = entry_bounds(raw)
+    problems = tuple(problem.error for problem in entries.problems(index, raw, spec))
+    bounds = None if problems else entries.bounds(raw)
     fields: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     return Entry(
         index=index,
@@ -244,16 +261,17 @@ def _entry(
         prefix=_int_or_zero(fields.get("prefix")) or prefix,
         gateway=_ip_text(fields.get("gateway")) or gateway,
         dns_servers=_ip_texts(fields.get("dnsServers")) or dns_servers,
+        problems=problems,
     )
 
 
 def _segments(
-    entries: tuple[Entry, ...],
+    read: tuple[Entry, ...],
 ) -> tuple[ranges.IntervalSet, list[tuple[int, int, int]]]:
     """The union of the entries, and the pieces of it each entry is first to produce."""
     covered = ranges.IntervalSet()
     segments: list[tuple[int, int, int]] = []
-    for entry in entries:
+    for entry in read:
         if entry.first is None or entry.last is None:
             continue
         position = entry.first

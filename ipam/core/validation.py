@@ -1,14 +1,18 @@
 """Admission rules for the three Metal3 kinds: every field error of an object, all at once.
 
 The rules are Metal3 IPAM's webhook rules plus the ones its allocator needed and never got.
-The webhook and the allocator agree by construction: "inside the pool" is decided by
-:func:`ipam.core.pools.entry_bounds`, the very enumeration the allocator uses, so whatever
-validation accepts can be handed out and whatever it refuses would never be.
+Validation and the allocator agree by construction: the problems of each ``spec.pools``
+entry are those :func:`ipam.core.entries.problems` finds, the very ones that make
+:class:`ipam.core.pools.Pool` drop the entry, and "inside the pool" is decided by the
+pool the allocator uses. So an entry validation accepts is one the pool hands out from,
+and an entry it refuses produces no address. The CRD enforces most of these rules at
+admission (crds/README.md lists which); they are all here for objects stored before.
 
-Rules this project adds (an entry that produces nothing, a start outside its subnet, mixed
-families, a prefix that does not fit, a namePrefix that cannot make object names) are
-*ratcheted* on update: a problem the old spec already had does not block an unrelated edit.
-The upstream rules are never ratcheted, as upstream never did.
+Rules this project adds (mixed families, a start or end outside its subnet, an entry that
+produces nothing, a prefix or gateway that does not fit the entry's family, a namePrefix
+that cannot make object names) are *ratcheted* on update: a problem the old spec already
+had does not block an unrelated edit. The upstream rules are never ratcheted, as upstream
+never did.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipam.core import addresses, errors, pools
+from ipam.core import addresses, entries, errors, pools
 
 NAME_MAX = 253
 """Longest Kubernetes object name (a DNS subdomain)."""
@@ -111,65 +115,10 @@ def _entries(found: _Collector, spec: Mapping[str, Any]) -> None:
     if not isinstance(raw, list):
         found.error("spec.pools", "must be a list")
         return
-    spec_prefix = spec.get("prefix")
-    inherits_too_long = []
     for index, entry in enumerate(raw):
-        path = f"spec.pools[{index}]"
-        if not isinstance(entry, Mapping):
-            found.error(path, "must be an object")
-            continue
-        family = _entry(found, path, entry)
-        entry_prefix = entry.get("prefix")
-        _prefix(found, f"{path}.prefix", entry_prefix, family)
-        if family == 4 and not entry_prefix and _too_long_for_ipv4(spec_prefix):
-            inherits_too_long.append(str(index))
-        _ip(found, f"{path}.gateway", entry.get("gateway"))
-        _ips(found, f"{path}.dnsServers", entry.get("dnsServers"))
-    if inherits_too_long:
-        found.error(
-            "spec.prefix",
-            f"{spec_prefix} is longer than 32 but IPv4 entries inherit it "
-            f"(spec.pools index {', '.join(inherits_too_long)})",
-            own_rule=True,
-        )
-
-
-def _entry(found: _Collector, path: str, entry: Mapping[str, Any]) -> addresses.Family | None:
-    """Check the bounds of one entry; return its family when the bounds parse."""
-    start_text, end_text, subnet_text = (entry.get(k) for k in ("start", "end", "subnet"))
-    if not (start_text or end_text or subnet_text):
-        found.error(path, "must set at least one of start, end or subnet")
-        return None
-    start = _ip(found, f"{path}.start", start_text)
-    end = _ip(found, f"{path}.end", end_text)
-    subnet = addresses.parse_subnet(subnet_text) if subnet_text else None
-    if subnet_text and subnet is None:
-        found.error(f"{path}.subnet", f"{subnet_text!r} is not a subnet in CIDR notation")
-    if (start_text and start is None) or (end_text and end is None) or (subnet_text and not subnet):
-        return None
-    families = {addresses.family_of(v) for v in (start, end) if v is not None}
-    families |= {subnet.family} if subnet else set()
-    if len(families) > 1:
-        found.error(path, "start, end and subnet must be of one IP family", own_rule=True)
-        return None
-    if start is not None and end is not None and end < start:
-        found.error(f"{path}.end", f"end {end_text} is before start {start_text}")
-    elif start is not None and subnet is not None and start not in subnet:
-        found.error(
-            f"{path}.start",
-            f"start {start_text} lies outside subnet {subnet_text}, so the entry produces "
-            "no addresses",
-            own_rule=True,
-        )
-    elif start is None and subnet is None:
-        found.error(
-            path,
-            "an entry with only end produces no addresses: set start or subnet",
-            own_rule=True,
-        )
-    elif pools.entry_bounds(entry) is None:
-        found.error(path, "produces no addresses", own_rule=True)
-    return families.pop() if families else None
+        for problem in entries.problems(index, entry, spec):
+            error = problem.error
+            found.error(error.path, error.message, own_rule=not problem.upstream)
 
 
 def _pre_allocations(found: _Collector, spec: Mapping[str, Any]) -> None:
@@ -314,18 +263,10 @@ def _ips(found: _Collector, path: str, value: object) -> None:
             found.error(f"{path}[{index}]", f"{item!r} is not a valid IP address")
 
 
-def _too_long_for_ipv4(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 32 < value <= 128
-
-
-def _prefix(
-    found: _Collector, path: str, value: object, family: addresses.Family | None = None
-) -> None:
+def _prefix(found: _Collector, path: str, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool):
         found.error(path, "must be an integer")
     elif not 0 <= value <= 128:
         found.error(path, f"{value} is not between 0 and 128", own_rule=value < 0)
-    elif family == 4 and value > 32:
-        found.error(path, f"{value} is longer than 32, the longest IPv4 prefix", own_rule=True)

@@ -1,10 +1,11 @@
 """The allocator and its ledger against a plain model that enumerates every address.
 
 The model knows nothing of keys or interval sets: it lists each entry's addresses with the
-standard library, one by one, following the enumeration table of Metal3 IPAM, and decides
-each request by the rules written out in the simplest way. Small pools (a few entries of
-either family, some near the top of the address space, with preAllocations) keep that
-enumeration cheap.
+standard library, one by one, following the enumeration table of Metal3 IPAM (nothing for
+an entry the pool drops: bounds of two families, a bound outside its subnet, an IPv4
+prefix above 32), and decides each request by the rules written out in the simplest way.
+Small pools (a few entries of either family, some near the top of the address space, some
+invalid, with preAllocations) keep that enumeration cheap.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def at(family: int, anchor: str, offset: int) -> str:
 @st.composite
 def entries(draw: st.DrawFn, family: int) -> dict[str, Any]:
     kind = draw(
-        st.sampled_from(["range", "subnet", "start-subnet", "start-end-subnet", "top", "end-only"])
+        st.sampled_from(
+            ["range", "subnet", "start-subnet", "start-end-subnet", "top", "end-only", "mixed"]
+        )
     )
     spec = FAMILIES[family]
     first = draw(st.integers(0, 40))
@@ -61,10 +64,12 @@ def entries(draw: st.DrawFn, family: int) -> dict[str, Any]:
             entry["end"] = at(family, "base", first + draw(st.integers(0, 20)))
     elif kind == "top":
         entry = {"start": at(family, "top", draw(st.integers(0, 15)))}
+    elif kind == "mixed":
+        entry = {"start": at(family, "base", first), "end": at(10 - family, "base", first)}
     else:
         entry = {"end": at(family, "base", first)}
     if draw(st.booleans()):
-        entry["prefix"] = draw(st.sampled_from([24, 28] if family == 4 else [64, 120]))
+        entry["prefix"] = draw(st.sampled_from([24, 28, 33] if family == 4 else [64, 120]))
     return entry
 
 
@@ -88,8 +93,22 @@ def pool_specs(draw: st.DrawFn) -> tuple[int, dict[str, Any]]:
     return family, spec
 
 
+def dropped(entry: dict[str, Any]) -> bool:
+    """The pool's rules in the plainest words: one family, inside the subnet, a prefix that fits."""
+    bounds = [ipaddress.ip_address(entry[key]) for key in ("start", "end") if key in entry]
+    subnet = ipaddress.ip_network(entry["subnet"], strict=False) if "subnet" in entry else None
+    families = {ip.version for ip in bounds} | ({subnet.version} if subnet else set())
+    return (
+        len(families) > 1
+        or (subnet is not None and any(ip not in subnet for ip in bounds))
+        or (families == {4} and entry.get("prefix", 0) > 32)
+    )
+
+
 def produced(entry: dict[str, Any]) -> list[IP]:
     """An entry's addresses, one by one, straight from the enumeration table."""
+    if dropped(entry):
+        return []
     subnet = ipaddress.ip_network(entry["subnet"], strict=False) if "subnet" in entry else None
     if "start" not in entry:
         return list(subnet)[1:] if subnet is not None else []
@@ -150,6 +169,8 @@ class AllocatorAgainstAModel(RuleBasedStateMachine):
     def expect(self, claim: ledger.ClaimKey, requested: str | None) -> Any:
         if claim in self.held:
             return ("rebind", {self.held[claim]})
+        if not any(self.entries):
+            return errors.PoolInvalid
         wanted = None
         if requested:
             try:

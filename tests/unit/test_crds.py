@@ -640,6 +640,17 @@ CEL_RULES = [
     ("IPPool", "spec.namePrefix", "self == oldSelf", "spec.namePrefix cannot be changed"),
     ("IPPool", "spec", "oldSelf.allocationStrategy", "spec.allocationStrategy cannot be changed"),
     ("IPPool", "spec.pools[]", "has(self.subnet)", "at least one of start, end or subnet"),
+    # Entry rules of ipam/core/entries.py that CEL can say (crds/README.md lists them).
+    ("IPPool", "spec.pools[]", "ip(self.start).family() == ip(self.end)", "different IP families"),
+    ("IPPool", "spec.pools[]", "== cidr(self.subnet).ip().family()", "different IP families"),
+    ("IPPool", "spec.pools[]", "has(self.start) || !has(self.end)", "different IP families"),
+    ("IPPool", "spec.pools[]", ".exists(p, int(p.substring(", "end is before start"),
+    ("IPPool", "spec.pools[]", "containsIP(self.start)", "start lies outside subnet"),
+    ("IPPool", "spec.pools[]", "containsIP(self.end)", "end lies outside subnet"),
+    ("IPPool", "spec.pools[]", "self.prefix <= 32", "longer than 32, the longest IPv4 prefix"),
+    ("IPPool", "spec.pools[]", "ip(self.gateway).family()", "different IP families"),
+    ("IPPool", "spec", "e.prefix != 0", "IPv4 entries without a prefix of their own inherit"),
+    ("IPPool", "spec", "self.pools.all(e, has(e.gateway)", "entries that inherit it"),
     ("IPClaim", "spec.pool", "self.name != ''", "spec.pool.name must name an IPPool"),
     ("IPAddress", "spec.address", "self == oldSelf", "spec.address cannot be changed"),
     ("IPAddress", "spec.pool", "self.name != ''", "spec.pool.name must name an IPPool"),
@@ -676,7 +687,9 @@ def test_cel_rules_are_exactly_the_listed_ones(kind: str) -> None:
 
 
 def test_strategy_rule_treats_an_absent_strategy_as_sequential() -> None:
-    (rule,) = node("IPPool", "spec")["x-kubernetes-validations"]
+    (rule,) = [
+        r for r in node("IPPool", "spec")["x-kubernetes-validations"] if "Strategy" in r["rule"]
+    ]
     for side in ("self", "oldSelf"):
         assert (
             f"(has({side}.allocationStrategy) ? {side}.allocationStrategy : 'sequential')"
@@ -692,7 +705,18 @@ CEL_RESERVED = {
 
 
 def fields_read(rule: str) -> set[str]:
-    return set(re.findall(r"\b(?:self|oldSelf)\.(\w+)", rule))
+    """Fields of the rule's own node it reads, through ``self`` or ``oldSelf`` (optional too)."""
+    return set(re.findall(r"\b(?:self|oldSelf|oldSelf\.value\(\))\.(\w+)\b(?!\()", rule))
+
+
+def item_fields_read(rule: str) -> dict[str, set[str]]:
+    """Per list field iterated (``self.pools.all(e, ...)``), the item fields read (``e.start``)."""
+    read: dict[str, set[str]] = {}
+    for field, var in re.findall(
+        r"\bself\.(\w+)\.(?:all|exists|exists_one|map|filter)\((\w+),", rule
+    ):
+        read.setdefault(field, set()).update(re.findall(rf"\b{var}\.(\w+)\b(?!\()", rule))
+    return read
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -713,11 +737,72 @@ def test_every_string_a_cel_rule_reads_is_bounded_so_its_cost_is(kind: str) -> N
     unbounded = []
     for path, schema_node, rule in rules(kind):
         read = [schema_node["properties"][unescape(f)] for f in fields_read(rule["rule"])]
+        for field, item_fields in item_fields_read(rule["rule"]).items():
+            items = schema_node["properties"][field]["items"]["properties"]
+            read += [items[unescape(f)] for f in item_fields]
         targets = read or [schema_node]
         unbounded += [
             (path, rule["rule"]) for t in targets if t["type"] == "string" and "maxLength" not in t
         ]
     assert unbounded == []
+
+
+def enclosing_lists(kind: str, path: str) -> list[str]:
+    """The list fields above a node, written as ``node`` reads them (``spec.pools``)."""
+    parts = path.split(".")
+    return [".".join(parts[: i + 1])[:-2] for i, part in enumerate(parts) if part.endswith("[]")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_list_a_cel_rule_runs_under_or_iterates_has_max_items(kind: str) -> None:
+    """The estimated cost of a rule is multiplied by how many times it can run: bound it."""
+    unbounded = []
+    for path, schema_node, rule in rules(kind):
+        lists = [node(kind, p) for p in enclosing_lists(kind, path)]
+        lists += [schema_node["properties"][f] for f in item_fields_read(rule["rule"])]
+        unbounded += [(path, rule["rule"][:60]) for n in lists if "maxItems" not in n]
+    assert unbounded == []
+
+
+def guarded_calls(rule: str) -> list[tuple[str, str]]:
+    """Every ``ip(x)`` and ``cidr(x)`` on a field, and whether ``isIP(x)``/``isCIDR(x)`` guards it."""
+    unguarded = []
+    for function, guard in (("ip", "isIP"), ("cidr", "isCIDR")):
+        for argument in set(re.findall(rf"\b{function}\(((?:self|e)\.\w+)\)", rule)):
+            if f"{guard}({argument})" not in rule:
+                unguarded.append((function, argument))
+    return unguarded
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ip_and_cidr_are_only_called_on_values_they_parse(kind: str) -> None:
+    """The patterns accept values the CEL library refuses (``::ffff:a00:1``, ``fd00::/05``);
+    calling ip() or cidr() on those would fail the rule, so each call is guarded."""
+    assert [
+        (path, call) for path, _, rule in rules(kind) for call in guarded_calls(rule["rule"])
+    ] == []
+
+
+def test_the_guard_check_finds_an_unguarded_call() -> None:
+    assert guarded_calls("ip(self.start).family() == 4") == [("ip", "self.start")]
+    assert guarded_calls("!isIP(self.start) || ip(self.start).family() == 4") == []
+
+
+def test_the_order_rule_walks_every_prefix_length_once() -> None:
+    """start <= end walks the pairs (l, l + 1) for l in 0..127, written out as 'l,m' strings."""
+    (rule,) = [
+        r
+        for r in node("IPPool", "spec.pools[]")["x-kubernetes-validations"]
+        if ".exists(p, int(p.substring(" in r["rule"]
+    ]
+    pairs = re.findall(r"'(\d+),(\d+)'", rule["rule"])
+    assert [(int(short), int(long)) for short, long in pairs] == [(n, n + 1) for n in range(128)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rules_reading_an_optional_old_self_declare_it(kind: str) -> None:
+    for path, _, rule in rules(kind):
+        assert ("oldSelf.hasValue()" in rule["rule"]) == rule.get("optionalOldSelf", False), path
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -733,7 +818,7 @@ def test_transition_rules_sit_where_the_old_value_always_exists(kind: str) -> No
     """A transition rule on an optional field is skipped when the field appears or vanishes;
     such rules must sit on a required field, or on the parent and use has()."""
     for path, _, rule in rules(kind):
-        if "oldSelf" not in rule["rule"] or not path:
+        if "oldSelf" not in rule["rule"] or not path or rule.get("optionalOldSelf"):
             continue
         parent_path, _, name = path.rpartition(".")
         parent = node(kind, parent_path) if parent_path else schema(kind)

@@ -103,9 +103,96 @@ def test_a_full_pool_is_exhausted_with_the_pool_exhausted_reason() -> None:
     assert caught.value.reason == "PoolExhausted"
 
 
-def test_a_pool_without_addresses_is_exhausted() -> None:
+@pytest.mark.parametrize("spec", [{"pools": []}, {}], ids=["no-entries", "no-pools-field"])
+def test_a_pool_without_entries_is_exhausted(spec: dict[str, Any]) -> None:
     with pytest.raises(errors.PoolExhausted):
-        ask(pool_of(pools=[{"end": "10.0.0.5"}]), book_of())
+        ask(pool_of(**spec), book_of())
+
+
+# -- invalid entries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_entry", "problem"),
+    [
+        pytest.param(
+            {"start": "10.0.0.1", "end": "fd00::1"},
+            "spec.pools[0].end: end fd00::1 and start 10.0.0.1 are of different IP families",
+            id="start-ipv4-end-ipv6",
+        ),
+        pytest.param(
+            {"start": "10.0.0.9", "end": "10.0.0.1"},
+            "spec.pools[0].end: end 10.0.0.1 is before start 10.0.0.9",
+            id="start-after-end",
+        ),
+        pytest.param(
+            {"subnet": "10.0.0.0/24", "prefix": 33},
+            "spec.pools[0].prefix: prefix 33 is longer than 32, the longest IPv4 prefix",
+            id="ipv4-prefix-33",
+        ),
+        pytest.param(
+            {"end": "10.0.0.5"},
+            "spec.pools[0]: has only end, which counts only with start or subnet: "
+            "it produces no addresses",
+            id="end-only",
+        ),
+        pytest.param(
+            {**TEN[0], "prefix": -1},
+            "spec.pools[0].prefix: -1 is not between 0 and 128",
+            id="negative-prefix",
+        ),
+        pytest.param(
+            {**TEN[0], "prefix": 129},
+            "spec.pools[0].prefix: 129 is not between 0 and 128",
+            id="prefix-129",
+        ),
+    ],
+)
+@pytest.mark.parametrize("requested", [None, "10.0.0.5"], ids=["next-free", "requested"])
+@pytest.mark.parametrize("claim", [ALICE, ALICE_CAPI], ids=["metal3", "capi"])
+def test_a_pool_whose_only_entry_is_invalid_hands_out_nothing_and_says_why(
+    bad_entry: dict[str, Any], problem: str, requested: str | None, claim: ledger.ClaimKey
+) -> None:
+    with pytest.raises(errors.PoolInvalid) as caught:
+        ask(pool_of(pools=[bad_entry]), book_of(), claim=claim, requested=requested)
+    assert caught.value.message == (f"Invalid IP pool, no entry can hand out addresses: {problem}")
+    assert caught.value.reason == "PoolNotReady"
+    assert "Exhausted" not in caught.value.message
+
+
+def test_a_pre_allocated_claim_of_an_invalid_pool_is_told_the_pool_is_invalid() -> None:
+    pool = pool_of(
+        pools=[{"start": "10.0.0.9", "end": "10.0.0.1"}], preAllocations={"alice": "10.0.0.5"}
+    )
+    with pytest.raises(errors.PoolInvalid):
+        ask(pool, book_of())
+
+
+def test_an_invalid_entry_is_skipped_and_the_next_entry_serves() -> None:
+    pool = pool_of(
+        prefix=33,
+        pools=[
+            {"start": "10.0.0.1", "end": "fd00::1"},
+            {"subnet": "10.0.1.0/24"},
+            {"start": "10.0.2.1", "end": "10.0.2.9", "prefix": 24},
+        ],
+    )
+    got = ask(pool, book_of())
+    assert (got.details.address, got.details.prefix) == ("10.0.2.1", 24)
+    with pytest.raises(errors.RequestedIPOutOfBounds):
+        ask(pool, book_of(), requested="10.0.1.7")
+
+
+def test_an_exhausted_pool_with_an_invalid_entry_is_still_exhausted() -> None:
+    pool = pool_of(pools=[{"end": "10.0.0.1"}, {"start": "10.0.0.10", "end": "10.0.0.10"}])
+    with pytest.raises(errors.PoolExhausted):
+        ask(pool, book_of(("10.0.0.10", BOB)))
+
+
+def test_an_address_held_before_its_entry_became_invalid_is_rebound() -> None:
+    pool = pool_of(prefix=24, pools=[{"subnet": "10.0.0.0/24", "gateway": "fd00::1"}])
+    got = ask(pool, book_of(("10.0.0.7", ALICE)))
+    assert (got.details.address, got.rebound) == ("10.0.0.7", True)
 
 
 def test_a_released_address_is_handed_out_again() -> None:
@@ -319,12 +406,6 @@ def test_a_pre_allocated_address_carries_the_details_of_its_entry() -> None:
         preAllocations={"alice": "10.0.1.9"},
     )
     assert ask(pool, book_of()).details.prefix == 24
-
-
-@pytest.mark.parametrize("prefix", [-1, 129])
-def test_a_prefix_outside_0_to_128_is_refused(prefix: int) -> None:
-    with pytest.raises(errors.InvalidPrefix):
-        ask(pool_of(pools=[{**TEN[0], "prefix": prefix}]), book_of(), claim=ALICE_CAPI)
 
 
 # -- random ----------------------------------------------------------------------------------

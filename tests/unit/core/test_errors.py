@@ -43,6 +43,15 @@ CATALOGUE = [
         errors.PoolExhausted(), "Exhausted IP Pools", "PoolExhausted", id="pool-exhausted"
     ),
     pytest.param(
+        errors.PoolInvalid(
+            [errors.FieldError("spec.pools[0].end", "end 10.0.0.1 is before start")]
+        ),
+        "Invalid IP pool, no entry can hand out addresses: "
+        "spec.pools[0].end: end 10.0.0.1 is before start",
+        "PoolNotReady",
+        id="pool-invalid",
+    ),
+    pytest.param(
         errors.InvalidPrefix(),
         "Invalid prefix value, it must be between 0 and 128",
         "AllocationFailed",
@@ -111,3 +120,13 @@ def test_field_errors_are_frozen_facts_compared_by_value() -> None:
     assert error == errors.FieldError("spec.pools[0].end", "is before start")
     with pytest.raises(dataclasses.FrozenInstanceError):
         error.path = "spec"  # type: ignore[misc]
+
+
+def test_pool_invalid_lists_three_problems_and_counts_the_rest() -> None:
+    problems = [errors.FieldError(f"spec.pools[{i}]", "bad") for i in range(5)]
+    error = errors.PoolInvalid(problems)
+    assert error.message == (
+        "Invalid IP pool, no entry can hand out addresses: spec.pools[0]: bad; "
+        "spec.pools[1]: bad; spec.pools[2]: bad (and 2 more)"
+    )
+    assert error.problems == tuple(problems)

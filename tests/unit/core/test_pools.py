@@ -7,7 +7,7 @@ from typing import Any
 import netaddr
 import pytest
 
-from ipam.core import addresses, pools
+from ipam.core import addresses, errors, pools
 
 
 def bounds(entry: dict[str, Any]) -> tuple[str, str] | None:
@@ -155,7 +155,7 @@ SPEC_DEFAULTS = {"prefix": 16, "gateway": "10.0.0.1", "dnsServers": ["8.8.8.8"]}
             id="zero-prefix-and-empty-dns-mean-unset",
         ),
         pytest.param({}, {}, (0, None, ()), id="nothing-set-gives-zero-prefix-no-gateway"),
-        pytest.param({"gateway": "FD00::1"}, {}, (0, "FD00::1", ()), id="text-copied-as-written"),
+        pytest.param({"gateway": "010.0.0.1"}, {}, (0, None, ()), id="a-gateway-that-is-no-ip"),
     ],
 )
 def test_details_are_inherited_entry_first_then_spec(
@@ -223,11 +223,86 @@ def test_from_spec_never_raises_on_malformed_input(spec: Any) -> None:
     assert pool.strategy == "sequential"
 
 
+def test_a_gateway_is_copied_as_written() -> None:
+    pool = pools.Pool.from_spec({"gateway": "FD00::1", "pools": [{"subnet": "fd00::/64"}]})
+    details = pool.details_for("fd00::7")
+    assert details is not None
+    assert details.gateway == "FD00::1"
+
+
 def test_a_boolean_prefix_is_not_a_prefix() -> None:
     pool = pools.Pool.from_spec({"prefix": 8, "pools": [{"subnet": "10.0.0.0/30", "prefix": True}]})
-    details = pool.details_for("10.0.0.1")
+    assert pool.details_for("10.0.0.1") is None
+    assert pool.problems == (errors.FieldError("spec.pools[0].prefix", "must be an integer"),)
+
+
+# -- dropped entries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_entry",
+    [
+        pytest.param({"start": "10.0.0.1", "end": "fd00::1"}, id="ipv4-start-ipv6-end"),
+        pytest.param({"start": "10.0.0.9", "end": "10.0.0.1"}, id="start-after-end"),
+        pytest.param({"start": "10.0.0.250", "end": "10.0.1.9", "subnet": "10.0.0.0/24"}, id="out"),
+        pytest.param({"subnet": "10.0.0.0/24", "prefix": 33}, id="ipv4-prefix-33"),
+        pytest.param({"subnet": "10.0.0.0/24", "gateway": "fd00::1"}, id="gateway-other-family"),
+        pytest.param({"subnet": "10.0.0.0/24", "dnsServers": ["dns"]}, id="dns-not-an-ip"),
+        pytest.param({"end": "10.0.0.9"}, id="end-only"),
+    ],
+)
+def test_an_entry_with_a_problem_produces_nothing_and_says_why(bad_entry: dict[str, Any]) -> None:
+    good = {"start": "10.0.9.1", "end": "10.0.9.2", "prefix": 24}
+    pool = pools.Pool.from_spec({"pools": [bad_entry, good]})
+    dropped, kept = pool.entries
+    assert (dropped.first, dropped.last, dropped.size) == (None, None, 0)
+    assert dropped.dropped
+    assert dropped.problems
+    assert all(problem.path.startswith("spec.pools[0]") for problem in dropped.problems)
+    assert pool.dropped == (dropped,)
+    assert pool.problems == dropped.problems
+    assert not kept.dropped
+    assert list(pool.regions()) == [(addresses.key_of("10.0.9.1"), addresses.key_of("10.0.9.2"))]
+    assert pool.total == 2
+    assert not pool.invalid
+
+
+def test_a_mixed_family_entry_no_longer_spans_both_families() -> None:
+    pool = pools.Pool.from_spec({"pools": [{"start": "10.0.0.1", "end": "fd00::1"}]})
+    assert pool.total == 0
+    assert not pool.contains("10.0.0.2")
+    assert not pool.contains("::1")
+
+
+def test_prefix_33_is_never_given_to_an_ipv4_address() -> None:
+    pool = pools.Pool.from_spec(
+        {"prefix": 33, "pools": [{"subnet": "10.0.0.0/24"}, {"subnet": "fd00::/64"}]}
+    )
+    assert pool.details_for("10.0.0.1") is None
+    details = pool.details_for("fd00::1")
     assert details is not None
-    assert details.prefix == 8
+    assert details.prefix == 33
+
+
+@pytest.mark.parametrize(
+    ("spec", "invalid"),
+    [
+        pytest.param({"pools": [{"end": "10.0.0.1"}, {"start": "x"}]}, True, id="every-entry-bad"),
+        pytest.param({"pools": [{"end": "10.0.0.1"}, {"start": "10.0.0.1"}]}, False, id="one-good"),
+        pytest.param({"pools": []}, False, id="no-entries-is-empty-not-invalid"),
+        pytest.param({}, False, id="no-pools-field"),
+    ],
+)
+def test_a_pool_is_invalid_when_it_has_entries_and_drops_them_all(
+    spec: dict[str, Any], invalid: bool
+) -> None:
+    assert pools.Pool.from_spec(spec).invalid is invalid
+
+
+def test_a_valid_entry_keeps_exactly_the_bounds_of_its_walk() -> None:
+    raw = {"start": "10.0.0.250", "subnet": "10.0.0.0/24"}
+    (entry,) = pools.Pool.from_spec({"pools": [raw]}).entries
+    assert (entry.first, entry.last) == pools.entry_bounds(raw)
 
 
 def test_malformed_entries_produce_no_addresses_but_keep_their_place() -> None:

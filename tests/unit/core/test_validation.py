@@ -27,6 +27,11 @@ def entry(**fields: Any) -> dict[str, Any]:
     return spec_with(pools=[fields], preAllocations={})
 
 
+def v6_entry(**fields: Any) -> dict[str, Any]:
+    """An IPv6 entry, in a spec whose defaults suit IPv6 (VALID's are IPv4)."""
+    return spec_with(pools=[fields], preAllocations={}, gateway="fd00::1", prefix=64)
+
+
 def paths(found: list[errors.FieldError]) -> list[str]:
     return [error.path for error in found]
 
@@ -40,16 +45,47 @@ def test_a_valid_pool_has_no_errors() -> None:
     [
         pytest.param({"namePrefix": "p"}, id="only-the-name-prefix"),
         pytest.param(
-            spec_with(allocationStrategy="random", pools=[{"start": "fd00::"}], preAllocations={}),
+            spec_with(
+                allocationStrategy="random",
+                pools=[{"start": "fd00::"}],
+                preAllocations={},
+                gateway="fd00::1",
+            ),
             id="random-on-an-unbounded-entry",
         ),
-        pytest.param(entry(subnet="fd00::/64"), id="random-or-not-ipv6-slash-64"),
+        pytest.param(v6_entry(subnet="fd00::/64"), id="random-or-not-ipv6-slash-64"),
         pytest.param(entry(subnet="10.0.0.0/24", end="10.0.0.9"), id="subnet-with-end"),
         pytest.param(entry(start="10.0.0.9", end="10.0.0.9"), id="single-address"),
         pytest.param(spec_with(namePrefix="a.b-c-"), id="name-prefix-with-dots-and-dash"),
         pytest.param(spec_with(allocationStrategy=""), id="empty-strategy-is-defaulted"),
         pytest.param(spec_with(prefix=0), id="zero-prefix"),
-        pytest.param(entry(subnet="fd00::/64", prefix=64), id="ipv6-prefix"),
+        pytest.param(v6_entry(subnet="fd00::/64", prefix=128), id="ipv6-prefix"),
+        pytest.param(
+            spec_with(
+                prefix=64, pools=[{"subnet": "10.0.0.0/24", "prefix": 24}], preAllocations={}
+            ),
+            id="spec-prefix-beyond-ipv4-when-every-ipv4-entry-has-its-own",
+        ),
+        pytest.param(
+            spec_with(
+                pools=[{"subnet": "10.0.0.0/24"}, {"subnet": "fd00::/64", "gateway": "fd00::1"}],
+                preAllocations={},
+            ),
+            id="spec-gateway-inherited-only-by-its-family",
+        ),
+        pytest.param(
+            spec_with(
+                dnsServers=["fd00::53"],
+                pools=[{"subnet": "10.0.0.0/24", "dnsServers": ["fd00::53", "8.8.8.8"]}],
+                preAllocations={},
+            ),
+            id="dns-servers-of-any-family",
+        ),
+        pytest.param(entry(subnet="10.0.0.17/24"), id="host-bits-in-a-subnet"),
+        pytest.param(entry(start="10.0.0.250", subnet="10.0.0.0/24"), id="start-and-subnet"),
+        pytest.param(entry(start="255.255.255.0"), id="start-only"),
+        pytest.param(entry(start="::ffff:a00:1", end="10.0.0.9"), id="ipv4-mapped-start-is-ipv4"),
+        pytest.param(entry(subnet="10.0.0.2/31"), id="slash-31-without-start-gives-one"),
     ],
 )
 def test_pools_that_must_be_accepted(spec: dict[str, Any]) -> None:
@@ -88,12 +124,7 @@ def test_pools_that_must_be_accepted(spec: dict[str, Any]) -> None:
             "not a valid IP",
             id="dns",
         ),
-        pytest.param(spec_with(prefix=129), "spec.prefix", "between 0 and 128", id="prefix-129"),
-        pytest.param(spec_with(prefix=-1), "spec.prefix", "between 0 and 128", id="prefix-neg"),
         pytest.param(spec_with(prefix="24"), "spec.prefix", "integer", id="prefix-not-int"),
-        pytest.param(
-            spec_with(prefix=33), "spec.prefix", "IPv4 entries inherit", id="prefix-beyond-ipv4"
-        ),
         pytest.param(
             spec_with(pools="10.0.0.0/24", preAllocations={}),
             "spec.pools",
@@ -107,45 +138,6 @@ def test_pools_that_must_be_accepted(spec: dict[str, Any]) -> None:
             entry(start="10.0.0.1", end="x"), "spec.pools[0].end", "not a valid IP", id="end"
         ),
         pytest.param(entry(subnet="10.0.0.0/33"), "spec.pools[0].subnet", "CIDR", id="bad-subnet"),
-        pytest.param(
-            entry(start="10.0.0.9", end="10.0.0.1"),
-            "spec.pools[0].end",
-            "before start",
-            id="start-after-end",
-        ),
-        pytest.param(
-            entry(end="10.0.0.9"), "spec.pools[0]", "only end", id="end-only-produces-nothing"
-        ),
-        pytest.param(
-            entry(start="10.0.1.1", subnet="10.0.0.0/24"),
-            "spec.pools[0].start",
-            "outside subnet",
-            id="start-outside-subnet",
-        ),
-        pytest.param(
-            entry(start="10.0.1.1", end="10.0.1.9", subnet="10.0.0.0/24"),
-            "spec.pools[0].start",
-            "outside subnet",
-            id="start-end-outside-subnet",
-        ),
-        pytest.param(
-            entry(subnet="10.0.0.1/32"),
-            "spec.pools[0]",
-            "produces no addresses",
-            id="subnet-only-slash-32",
-        ),
-        pytest.param(
-            entry(start="10.0.0.1", end="fd00::1"),
-            "spec.pools[0]",
-            "one IP family",
-            id="mixed-families",
-        ),
-        pytest.param(
-            entry(subnet="10.0.0.0/24", prefix=64),
-            "spec.pools[0].prefix",
-            "longest IPv4",
-            id="entry-prefix-beyond-ipv4",
-        ),
         pytest.param(
             entry(subnet="10.0.0.0/24", gateway="gw"),
             "spec.pools[0].gateway",
@@ -185,6 +177,7 @@ def test_pools_that_must_be_accepted(spec: dict[str, Any]) -> None:
         pytest.param(
             spec_with(
                 pools=[{"subnet": "fd00::/64"}],
+                gateway=None,
                 preAllocations={"a": "fd00::5", "b": "FD00:0::0005"},
             ),
             "spec.preAllocations[b]",
@@ -253,6 +246,96 @@ def test_validation_accepts_a_pre_allocation_exactly_when_the_allocator_can_give
     spec = spec_with(pools=[entry_fields], preAllocations={"m": address})
     accepted = validation.validate_pool(spec) == []
     assert accepted == pools.Pool.from_spec(spec).contains(address)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(
+            spec_with(prefix=33),
+            [
+                errors.FieldError(
+                    "spec.pools[0]",
+                    "has no prefix of its own and inherits spec.prefix 33, longer than 32, "
+                    "the longest IPv4 prefix",
+                ),
+                errors.FieldError(
+                    "spec.preAllocations[machine-0]",
+                    "192.168.0.20 is out of bounds of the pools given",
+                ),
+            ],
+            id="spec-prefix-33-drops-the-ipv4-entry-and-its-pre-allocation-with-it",
+        ),
+        pytest.param(
+            spec_with(prefix=129, preAllocations={}),
+            [
+                errors.FieldError("spec.prefix", "129 is not between 0 and 128"),
+                errors.FieldError(
+                    "spec.pools[0]",
+                    "has no prefix of its own and inherits spec.prefix 129, which is not "
+                    "between 0 and 128",
+                ),
+            ],
+            id="spec-prefix-129",
+        ),
+        pytest.param(
+            spec_with(gateway="fd00::1", preAllocations={}),
+            [
+                errors.FieldError(
+                    "spec.pools[0]",
+                    "has no gateway of its own and inherits spec.gateway fd00::1, "
+                    "which is of the other IP family",
+                )
+            ],
+            id="spec-gateway-of-the-other-family",
+        ),
+    ],
+)
+def test_spec_defaults_that_do_not_fit_an_entry_are_reported_on_the_entry(
+    spec: dict[str, Any], expected: list[errors.FieldError]
+) -> None:
+    assert validation.validate_pool(spec) == expected
+
+
+def test_every_problem_of_every_entry_is_reported_as_the_pool_finds_it() -> None:
+    spec = spec_with(
+        preAllocations={},
+        pools=[
+            {"start": "10.0.0.1", "end": "fd00::1"},
+            {"start": "10.0.0.9", "end": "10.0.0.1", "prefix": 40},
+            {"subnet": "10.0.1.0/24", "gateway": "fd00::1", "dnsServers": ["x"]},
+            {"subnet": "10.0.2.0/24"},
+            "nope",
+        ],
+    )
+    reported = validation.validate_pool(spec)
+    assert reported == list(pools.Pool.from_spec(spec).problems)
+    assert {error.path.split(".")[1] for error in reported} == {
+        "pools[0]",
+        "pools[1]",
+        "pools[2]",
+        "pools[4]",
+    }
+
+
+@pytest.mark.parametrize(
+    "bad_entry",
+    [
+        pytest.param({"start": "10.0.0.1", "end": "fd00::1"}, id="mixed-families"),
+        pytest.param({"start": "10.0.0.1", "end": "10.0.1.1", "subnet": "10.0.0.0/24"}, id="out"),
+        pytest.param({"subnet": "10.0.0.0/24", "prefix": 33}, id="prefix-33"),
+        pytest.param({"subnet": "10.0.0.0/24", "gateway": "fd00::1"}, id="gateway-family"),
+    ],
+)
+def test_a_new_entry_rule_the_old_spec_broke_does_not_block_an_edit(
+    bad_entry: dict[str, Any],
+) -> None:
+    old = spec_with(pools=[bad_entry, *VALID["pools"]])
+    edited = {**old, "dnsServers": ["1.1.1.1"]}
+    alone = paths(validation.validate_pool(edited))
+    assert alone
+    assert all(path.startswith("spec.pools[0]") for path in alone)
+    assert validation.validate_pool(edited, old_spec=old) == []
 
 
 # -- update rules -----------------------------------------------------------------------------
