@@ -75,12 +75,16 @@ image-lock: venv ## Re-resolve image/requirements.txt from pyproject.toml's depe
 WEBHOOK ?=
 WEBHOOK_COMPONENTS = $(if $(filter cert-manager,$(WEBHOOK)),webhook certmanager,$(if $(filter secret,$(WEBHOOK)),webhook,))
 
-deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev, WEBHOOK=cert-manager)
-	@case "$(WEBHOOK)" in ""|cert-manager|secret) ;; *) echo "WEBHOOK is cert-manager, secret or empty"; exit 2;; esac
-	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rel=$$(realpath --relative-to="$$dir" config) && \
+# config/ with the WEBHOOK components, built from a kustomization in a scratch directory
+# (an overlay inside config/ would contain itself).
+KUSTOMIZE_CONFIG = case "$(WEBHOOK)" in ""|cert-manager|secret) ;; *) echo "WEBHOOK is cert-manager, secret or empty" >&2; exit 2;; esac; \
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rel=$$(realpath --relative-to="$$dir" config) && \
 	{ printf 'resources:\n  - %s\ncomponents:\n' "$$rel"; \
 	  for c in $(WEBHOOK_COMPONENTS); do printf '  - %s/%s\n' "$$rel" "$$c"; done; } > "$$dir/kustomization.yaml" && \
-	kubectl kustomize "$$dir" | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
+	kubectl kustomize "$$dir"
+
+deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev, WEBHOOK=cert-manager)
+	@set -o pipefail; { $(KUSTOMIZE_CONFIG); } | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
 
 undeploy: ## Remove the webhook, the Deployment, RBAC and namespace; the CRDs and your pools, claims, addresses stay
 	kubectl delete --ignore-not-found -f config/webhook/manifests.yaml -f config/webhook/service.yaml
@@ -90,9 +94,9 @@ undeploy: ## Remove the webhook, the Deployment, RBAC and namespace; the CRDs an
 	kubectl delete --ignore-not-found $(foreach f,$(filter-out %/kustomization.yaml,$(wildcard config/rbac/*.yaml)),-f $(f))
 	kubectl delete --ignore-not-found -f config/namespace.yaml
 
-release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml
+release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml (WEBHOOK=cert-manager)
 	@mkdir -p $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)
-	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
+	@set -o pipefail; { $(KUSTOMIZE_CONFIG); } | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
 	cp config/metadata.yaml $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/metadata.yaml
 	@echo "$(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml"
 

@@ -14,8 +14,7 @@ IPPool                                  its namePrefix can give the same IPAddre
                                         it holds outside them
 IPClaim                                 ``spec.pool.namespace`` names another namespace
 IPClaim, Cluster API IPAddressClaim     its ``ipAddress`` annotation is no address of its pool,
-                                        is pre-allocated to another claim, differs from the one
-                                        pre-allocated to it, or is held by another claim
+                                        or is held by another claim
 ======================================  ========================================================
 
 Nothing here blocks what must always pass (:func:`review_needed`): an object being deleted
@@ -28,6 +27,10 @@ The rules of this module are ratcheted on update: a problem the old object alrea
 against the same neighbours, does not block an edit (a pool that gained a twin prefix while
 no webhook ran can still get a new gateway). Metal3 IPAM's own rules, from validation, are
 not ratcheted, as upstream never did.
+
+A requested address that the pool pre-allocates to another claim (or a request unlike the
+claim's own pre-allocation) is let through: a pre-allocation is the pool's to change, and
+the claim, told why on its status, is served as soon as the pool is edited.
 
 Upstream's refusal of a ``random`` pool whose entries are larger than an int64 is not kept:
 it guarded upstream's random walk, and this allocator draws from any size by arithmetic.
@@ -234,20 +237,6 @@ def _claim_neighbours(
     pool = pools.Pool.from_spec(pool_spec)
     if not pool.contains_key(key):
         found.append(errors.FieldError(ANNOTATION_PATH, f"{text} {_NOT_IN_POOL} {pool_name}"))
-    mine = pool.pre_allocations.get(name)
-    if mine is not None and mine != text:
-        found.append(
-            errors.FieldError(
-                ANNOTATION_PATH,
-                f"{errors.PreAllocationConflict().message}: IPPool {pool_name} pre-allocates "
-                f"{mine} to this claim",
-            )
-        )
-    for other in pool.reserved_for(key):
-        if other != name:
-            found.append(
-                errors.FieldError(ANNOTATION_PATH, pre_allocated_to(text, other, pool_name))
-            )
     for holding in held:
         if holding.address == text and holding.claim != name:
             found.append(errors.FieldError(ANNOTATION_PATH, held_by(text, holding)))

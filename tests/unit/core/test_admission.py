@@ -259,22 +259,20 @@ def test_a_requested_address_held_by_another_claim_is_refused_and_by_itself_pass
     ]
 
 
-def test_a_requested_address_pre_allocated_elsewhere_or_unlike_its_own_is_refused() -> None:
+def test_a_requested_address_pre_allocated_to_another_claim_is_left_to_the_controller() -> None:
     pool = spec(preAllocations={"c": "10.0.0.4", "d": "10.0.0.5"})
-    assert claim_errors(claim("c", "10.0.0.5"), pool_spec=pool) == [
-        (
-            "metadata.annotations[ipAddress]",
-            "PreAllocation and requested ip address are conflicting: IPPool p pre-allocates "
-            "10.0.0.4 to this claim",
-        ),
-        ("metadata.annotations[ipAddress]", "10.0.0.5 is pre-allocated to claim d by IPPool p"),
-    ]
-    assert claim_errors(claim("c", "10.0.0.4"), pool_spec=pool) == []
+    assert claim_errors(claim("c", "10.0.0.5"), pool_spec=pool) == []
 
 
 def test_the_annotation_is_compared_in_its_canonical_form() -> None:
-    pool = spec("p", {"subnet": "fd00::/64"}, preAllocations={"c": "fd00::0005"})
-    assert claim_errors(claim("c", "FD00:0:0::5"), pool_spec=pool) == []
+    pool = spec("p", {"subnet": "fd00::/64"})
+    holding = admission.Held("metal3", "p-fd00--5", "p", "other", "fd00::5")
+    assert claim_errors(claim("c", "FD00:0:0::5"), pool_spec=pool, holdings=[holding]) == [
+        (
+            "metadata.annotations[ipAddress]",
+            "fd00::5 is held by IPClaim other (IPAddress p-fd00--5)",
+        )
+    ]
 
 
 def test_a_cluster_api_claim_gets_the_annotation_rules_and_not_the_metal3_spec_rules() -> None:
