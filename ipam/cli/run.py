@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 import uvloop
 
@@ -151,7 +152,10 @@ def command(args: argparse.Namespace) -> int:
     from ipam.handlers import admission, context, run  # only here: Kopf takes a while to import
 
     if bool(args.webhook_cert_file) != bool(args.webhook_key_file):
-        print("ipam run: give both --webhook-cert-file and --webhook-key-file, or neither")
+        print(
+            "ipam run: give both --webhook-cert-file and --webhook-key-file, or neither",
+            file=sys.stderr,
+        )
         return 2
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
