@@ -14,7 +14,7 @@ RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
-	deploy undeploy deploy-examples release-manifests clean
+	deploy undeploy deploy-examples release-manifests peers conformance clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ venv: $(STAMP) ## Create the virtualenv with pinned dependencies
 tools: ## Build kube-apiserver, kube-controller-manager, etcd, clusterctl (cached)
 	@bash e2e/toolchain/build.sh >/dev/null
 
+peers: ## Build upstream Metal3 IPAM, CAPM3 and the in-cluster IPAM provider (cached; slow at first)
+	@nice -n 10 bash e2e/peers/build.sh >/dev/null
+
 node-packages: ## Debian packages of a harness node (containerd, runc, CNI plugins, mmdebstrap, gcc)
 	@bash e2e/node_assets/packages.sh
 
@@ -41,8 +44,8 @@ unit: venv ## Only the tests that need no cluster
 	$(PY) -m pytest tests/unit tests/property $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy strict on ipam/, import-linter contracts
-	$(VENV)/bin/ruff check ipam e2e tests bench
-	$(VENV)/bin/ruff format --check ipam e2e tests bench
+	$(VENV)/bin/ruff check ipam e2e tests bench conformance
+	$(VENV)/bin/ruff format --check ipam e2e tests bench conformance
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -53,6 +56,10 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
+
+conformance: venv tools ## Upstream Metal3 IPAM v1.13.2 and ours side by side on every case of conformance/
+	@nice -n 10 bash e2e/peers/build.sh metal3-ipam >/dev/null
+	$(PY) -m pytest conformance -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv tools ## Run the controller (embedded control plane when KUBECONFIG is unset)
 	$(PY) -m e2e.local $(ARGS)
