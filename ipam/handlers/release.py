@@ -66,9 +66,7 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> floa
         for fact in await _facts_to_release(ctx, claim, pool_state):
             if await delete_address(ctx, fact):
                 freed.append(fact)
-    await ctx.api.remove_finalizer(
-        claim.flavour.claim, claim.body, claim.flavour.claim_finalizer
-    )
+    await ctx.api.remove_finalizer(claim.flavour.claim, claim.body, claim.flavour.claim_finalizer)
     ctx.registry.forget_claim(claim.meta.namespace, claim.key)
     for fact in freed:
         ctx.metrics.releases.labels(claim.flavour.kind).inc()
