@@ -2,7 +2,7 @@
 
 Every instance serves it from start to exit, the Lease holder and the standbys alike (a
 Service sends admissions to any ready Pod), in a Kopf operator of its own that watches
-nothing: the rules are :mod:`ipam.core.admission`'s, and the neighbours they need are read
+only the CRDs: the rules are :mod:`ipam.core.admission`'s, and the neighbours they need are read
 through :mod:`ipam.kube.neighbours` at each request, never taken from the leader's memory.
 
 The paths are Metal3 IPAM's (``/validate-ipam-metal3-io-v1alpha1-ippool`` and so on),
@@ -59,10 +59,6 @@ class Options:
         return self.port > 0
 
 
-def flavours_served(missing: set[resources.Resource]) -> tuple[resources.Flavour, ...]:
-    return tuple(f for f in resources.FLAVOURS.values() if f.address not in missing)
-
-
 def registry(
     api: kube_api.Api, kubeconfig: str | None, flavours: Sequence[resources.Flavour], budget: float
 ) -> kopf.OperatorRegistry:
@@ -94,8 +90,7 @@ def registry(
     add(resources.IPPOOL, POOL_PATH, pool)
     add(resources.IPCLAIM, CLAIM_PATH, metal3_claim)
     add(resources.METAL3_IPADDRESS, ADDRESS_PATH, address)
-    if any(f.kind == ledger.CAPI for f in flavours):
-        add(resources.CAPI_IPADDRESSCLAIM, CAPI_CLAIM_PATH, capi_claim)
+    add(resources.CAPI_IPADDRESSCLAIM, CAPI_CLAIM_PATH, capi_claim)
     return reg
 
 
@@ -179,9 +174,12 @@ class _Judge:
 
 
 def settings(server: webhook_server.Server) -> kopf.OperatorSettings:
-    """A Kopf that serves admissions and nothing else: no scanning, Events or peering."""
+    """A Kopf that serves admissions and nothing else: no Events, no peering.
+
+    It keeps watching the CRDs (as the controller's own Kopf does), so Cluster API's claims
+    are judged from the moment their CRD is installed, even after this process started.
+    """
     result = kopf.OperatorSettings()
-    result.scanning.disabled = True
     result.posting.enabled = False
     result.peering.standalone = True
     result.admission.server = server
@@ -233,7 +231,7 @@ async def serve(
     stop: asyncio.Event,
     ready: asyncio.Event,
 ) -> None:
-    """Serve admissions until ``stop`` is set (Kopf's operator, with no watch at all)."""
+    """Serve admissions until ``stop`` is set (Kopf's operator, watching only the CRDs)."""
     logging.getLogger("kopf.objects").addFilter(_QUIET)
     await kopf.operator(
         registry=registry(api, kubeconfig, flavours, budget),

@@ -137,7 +137,7 @@ async def _run(api: client.Client, options: RunOptions) -> int:
         return EXIT_MISCONFIGURED
     ready = asyncio.Event()
     registry_metrics = metrics.Metrics()
-    webhook = _Webhook(options, missing)
+    webhook = _Webhook(options)
     try:
         webhook.prepare()
     except webhook_server.CertificateError as err:
@@ -166,7 +166,6 @@ class _Webhook:
     """The admission webhook, served by every instance from start to exit (when enabled)."""
 
     options: RunOptions
-    missing: set[resources.Resource]
     listening: asyncio.Event = field(default_factory=asyncio.Event)
     server: webhook_server.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -196,7 +195,7 @@ class _Webhook:
                     api,
                     server,
                     kubeconfig=self.options.kubeconfig,
-                    flavours=admission.flavours_served(self.missing),
+                    flavours=tuple(resources.FLAVOURS.values()),
                     budget=options.budget,
                     stop=self.stopping,
                     ready=kopf_ready,

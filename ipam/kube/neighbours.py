@@ -14,7 +14,7 @@ from typing import Any
 
 from ipam.core import admission, names
 from ipam.kube import api as kube_api
-from ipam.kube import bodies, resources
+from ipam.kube import bodies, client, resources
 
 
 async def pool_specs(api: kube_api.Api, namespace: str) -> dict[str, Mapping[str, Any]]:
@@ -39,7 +39,13 @@ async def held_in(
     """Every IPAddress of the namespace that holds an address of one of our pools."""
     found: list[admission.Held] = []
     for flavour in flavours:
-        for body in await api.list_objects(flavour.address, namespace):
+        try:
+            listed = await api.list_objects(flavour.address, namespace)
+        except client.KubeError as err:
+            if err.status == 404:  # not served (no Cluster API here): nothing held by that kind
+                continue
+            raise
+        for body in listed:
             found.extend(_held(flavour, body))
     return found
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from ipam.core import admission
-from ipam.kube import neighbours, resources
+from ipam.kube import client, neighbours, resources
 from tests.unit.handlers.fakeapi import FakeApi
 
 NS = "ns"
@@ -72,3 +72,22 @@ def test_pools_are_read_by_name() -> None:
     assert asyncio.run(neighbours.pool_specs(api, NS)) == {"p": {"namePrefix": "p"}}
     assert asyncio.run(neighbours.pool_spec(api, NS, "p")) == {"namePrefix": "p"}
     assert asyncio.run(neighbours.pool_spec(api, NS, "nope")) is None
+
+
+class WithoutClusterApi(FakeApi):
+    """A cluster where Cluster API's IPAddresses are not served: listing them is a 404."""
+
+    async def list_objects(
+        self, resource: resources.Resource, namespace: str | None = None, **kwargs: Any
+    ) -> list[Any]:
+        if resource.group == resources.CAPI_IPAM_GROUP:
+            raise client.KubeError("the server could not find the requested resource", status=404)
+        return await super().list_objects(resource, namespace, **kwargs)
+
+
+def test_a_kind_the_cluster_does_not_serve_holds_nothing() -> None:
+    api = WithoutClusterApi()
+    api.put(resources.METAL3_IPADDRESS, metal3("p-10-0-0-1", "10.0.0.1", "p", "a"))
+    assert asyncio.run(neighbours.held_in(api, NS, BOTH)) == [
+        admission.Held("metal3", "p-10-0-0-1", "p", "a", "10.0.0.1")
+    ]
