@@ -76,17 +76,34 @@ image-oci: venv ## Build the same image without Docker: an OCI archive (cached),
 image-lock: venv ## Re-resolve image/requirements.txt from pyproject.toml's dependencies
 	$(PY) -m e2e.images lock
 
-deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev)
-	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
+# WEBHOOK=cert-manager adds the admission webhook (config/webhook) with its certificate issued
+# by cert-manager (config/certmanager); WEBHOOK=secret adds the webhook alone, for a Secret
+# ipam-webhook-service-cert and a caBundle you provide.
+WEBHOOK ?=
+WEBHOOK_COMPONENTS = $(if $(filter cert-manager,$(WEBHOOK)),webhook certmanager,$(if $(filter secret,$(WEBHOOK)),webhook,))
 
-undeploy: ## Remove the Deployment, RBAC and namespace; the CRDs and your pools, claims, addresses stay
+# config/ with the WEBHOOK components, built from a kustomization in a scratch directory
+# (an overlay inside config/ would contain itself).
+KUSTOMIZE_CONFIG = case "$(WEBHOOK)" in ""|cert-manager|secret) ;; *) echo "WEBHOOK is cert-manager, secret or empty" >&2; exit 2;; esac; \
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && rel=$$(realpath --relative-to="$$dir" config) && \
+	{ printf 'resources:\n  - %s\ncomponents:\n' "$$rel"; \
+	  for c in $(WEBHOOK_COMPONENTS); do printf '  - %s/%s\n' "$$rel" "$$c"; done; } > "$$dir/kustomization.yaml" && \
+	kubectl kustomize "$$dir"
+
+deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev, WEBHOOK=cert-manager)
+	@set -o pipefail; { $(KUSTOMIZE_CONFIG); } | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
+
+undeploy: ## Remove the webhook, the Deployment, RBAC and namespace; the CRDs and your pools, claims, addresses stay
+	kubectl delete --ignore-not-found -f config/webhook/manifests.yaml -f config/webhook/service.yaml
+	@if kubectl get crd certificates.cert-manager.io >/dev/null 2>&1; then \
+	  kubectl delete --ignore-not-found -f config/certmanager/certificate.yaml; fi
 	kubectl delete --ignore-not-found --cascade=foreground -f config/manager/deployment.yaml
 	kubectl delete --ignore-not-found $(foreach f,$(filter-out %/kustomization.yaml,$(wildcard config/rbac/*.yaml)),-f $(f))
 	kubectl delete --ignore-not-found -f config/namespace.yaml
 
-release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml
+release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml (WEBHOOK=cert-manager)
 	@mkdir -p $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)
-	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
+	@set -o pipefail; { $(KUSTOMIZE_CONFIG); } | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
 	cp config/metadata.yaml $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/metadata.yaml
 	@echo "$(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml"
 

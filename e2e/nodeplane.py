@@ -2,7 +2,9 @@
 
 :class:`NodePlane` is a :class:`~e2e.controlplane.ControlPlane` with what a node needs on
 the control-plane side: kube-scheduler; the Deployment, ReplicaSet and node-lifecycle
-controllers (the last one lifts the ``not-ready`` taint a new Node is created with); the
+controllers (the last one lifts the ``not-ready`` taint a new Node is created with) and the
+EndpointSlice controller, whose slices the API server follows to reach a webhook's Service
+(``--enable-aggregator-routing``: the Pod's address, as there is no kube-proxy); the
 API server's client certificate for ``kubectl logs``/``exec`` on the kubelet; and the
 service range of its :class:`~e2e.host.Slot`, whose first address (the ``kubernetes``
 Service) is in the serving certificate.
@@ -19,7 +21,12 @@ from e2e import controlplane, install, kubeconfig, pki, processes
 from e2e.host import Slot
 from e2e.toolchain import Tools
 
-NODE_CONTROLLERS = ("deployment-controller", "replicaset-controller", "node-lifecycle-controller")
+NODE_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "node-lifecycle-controller",
+    "endpointslice-controller",
+)
 
 
 class NodePlane(controlplane.ControlPlane):
@@ -55,6 +62,8 @@ class NodePlane(controlplane.ControlPlane):
         return [
             *argv,
             "--kubelet-preferred-address-types=InternalIP",
+            # Webhooks behind a Service are called at a ready Pod's address (no kube-proxy).
+            "--enable-aggregator-routing=true",
             f"--kubelet-client-certificate={self.pki.admin_cert}",
             f"--kubelet-client-key={self.pki.admin_key}",
         ]

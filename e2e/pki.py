@@ -148,3 +148,25 @@ def client_certificate(
     usage = [ExtendedKeyUsageOID.CLIENT_AUTH]
     _write_cert(cert_path, _sign(subject, key, ca_cert.subject, ca_key, usage=usage))
     return cert_path, key_path
+
+
+def serving_certificate(pki: Pki, name: str, hosts: list[str]) -> tuple[Path, Path]:
+    """A serving certificate for ``hosts`` (names or IPs) signed by the CA, and its key."""
+    cert_path, key_path = pki.directory / f"{name}.crt", pki.directory / f"{name}.key"
+    if cert_path.exists():
+        return cert_path, key_path
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    key = _key()
+    _write_key(key_path, key)
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH]
+    cert = _sign(_name(hosts[0]), key, ca_cert.subject, ca_key, usage=usage, sans=sans)
+    _write_cert(cert_path, cert)
+    return cert_path, key_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 import uvloop
 
@@ -113,12 +114,49 @@ def add_parser(commands: session.Commands) -> None:
         help="longest wait, for a pool whose recorded addresses have not all arrived (a move "
         "in progress), before it serves claims that hold nothing (default: %(default)s)",
     )
+    webhook = runner.add_argument_group(
+        "admission webhook", "served by every instance, leader or not, when a port is given"
+    )
+    webhook.add_argument(
+        "--webhook-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the validating webhook (HTTPS) on this port, 0 = off (default: %(default)s)",
+    )
+    webhook.add_argument(
+        "--webhook-cert-file",
+        metavar="PATH",
+        help="serving certificate (PEM), for example cert-manager's tls.crt; read again "
+        "when it changes",
+    )
+    webhook.add_argument("--webhook-key-file", metavar="PATH", help="its private key (PEM)")
+    webhook.add_argument(
+        "--webhook-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="without certificate files: a name or IP for a self-signed certificate "
+        "(repeatable; default: localhost and 127.0.0.1); for development only",
+    )
+    webhook.add_argument(
+        "--webhook-ca-file",
+        metavar="PATH",
+        help="write the self-signed certificate here: the caBundle to register",
+    )
     runner.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     runner.set_defaults(handler=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    from ipam.handlers import context, run  # only here: Kopf takes a while to import
+    from ipam.handlers import admission, context, run  # only here: Kopf takes a while to import
+
+    if bool(args.webhook_cert_file) != bool(args.webhook_key_file):
+        print(
+            "ipam run: give both --webhook-cert-file and --webhook-key-file, or neither",
+            file=sys.stderr,
+        )
+        return 2
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
     if not args.verbose:
@@ -144,6 +182,14 @@ def command(args: argparse.Namespace) -> int:
             rebind_grace=args.rebind_grace,
             orphan_grace=args.orphan_grace,
             move_settle=args.move_settle,
+        ),
+        webhook=admission.Options(
+            port=args.webhook_port,
+            host=args.bind_address,
+            cert_file=args.webhook_cert_file,
+            key_file=args.webhook_key_file,
+            hostnames=tuple(args.webhook_host) or admission.Options.hostnames,
+            ca_file=args.webhook_ca_file,
         ),
     )
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -14,4 +14,5 @@ names: ``from ipam.core import pools`` then ``pools.Pool``.
 - ``names``       IPAddress object names and pools whose names or ranges clash
 - ``status``      the IPPool status projected from the ledger
 - ``validation``  the admission rules, every field error at once
+- ``admission``   the rules that need other objects, and what a refusal says
 """

@@ -12,6 +12,8 @@
 - ``pause``        paused pools/claims/Clusters
 - ``resync``       the periodic full re-alignment
 - ``serving``      /healthz, /readyz, /metrics
+- ``admission``    the validating webhook's handlers, served by every instance
+- ``webhook_server`` its HTTPS server: full Status on refusals, self-signed certificates
 - ``metrics``      Prometheus metrics
 - ``context``      what every reconcile needs
 """

@@ -61,6 +61,17 @@ def registry(ctx: context.Context, kubeconfig: str | None) -> kopf.OperatorRegis
     Handlers only feed the ledger and put keys on the queues; the workers do the rest.
     """
     reg = kopf.OperatorRegistry()
+    add_login(reg, kubeconfig)
+    for flavour in resources.FLAVOURS.values():
+        _address_handlers(reg, ctx, flavour)
+        _claim_handlers(reg, ctx, flavour)
+    _pool_handlers(reg, ctx)
+    _cluster_handlers(reg, ctx)
+    return reg
+
+
+def add_login(reg: kopf.OperatorRegistry, kubeconfig: str | None) -> None:
+    """Kopf logs in with the controller's own credentials, read afresh at every login."""
 
     @kopf.on.login(registry=reg)
     async def login(**_: Any) -> kopf.ConnectionInfo:
@@ -77,13 +88,6 @@ def registry(ctx: context.Context, kubeconfig: str | None) -> kopf.OperatorRegis
             certificate_path=credentials.certificate_path,
             private_key_path=credentials.private_key_path,
         )
-
-    for flavour in resources.FLAVOURS.values():
-        _address_handlers(reg, ctx, flavour)
-        _claim_handlers(reg, ctx, flavour)
-    _pool_handlers(reg, ctx)
-    _cluster_handlers(reg, ctx)
-    return reg
 
 
 def _address_handlers(

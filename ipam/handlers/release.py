@@ -66,20 +66,13 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> floa
         for fact in await _facts_to_release(ctx, claim, pool_state):
             if await delete_address(ctx, fact):
                 freed.append(fact)
-    body = await ctx.api.remove_finalizer(
-        claim.flavour.claim, claim.body, claim.flavour.claim_finalizer
-    )
+    await ctx.api.remove_finalizer(claim.flavour.claim, claim.body, claim.flavour.claim_finalizer)
     ctx.registry.forget_claim(claim.meta.namespace, claim.key)
     for fact in freed:
         ctx.metrics.releases.labels(claim.flavour.kind).inc()
         logger.info("%s: released %s (IPAddress %s deleted).", where, fact.address, fact.name)
-        if body is not None:
-            ctx.event_on_claim(
-                claim,
-                "Normal",
-                "Released",
-                f"Address {fact.address} released (IPAddress {fact.name} deleted)",
-            )
+        # Routine news, told on the pool: the claim is usually gone by now.
+        ctx.tally_on_pool(pool, claim, "Released", fact.address)
     if freed and pool_state is not None:
         ctx.pool(pool_state.key)
         ctx.wake_waiting(pool_state)

@@ -24,7 +24,17 @@ from dataclasses import dataclass, field
 
 import kopf
 
-from ipam.handlers import context, metrics, operator, resync, scheduler, serving, state
+from ipam.handlers import (
+    admission,
+    context,
+    metrics,
+    operator,
+    resync,
+    scheduler,
+    serving,
+    state,
+    webhook_server,
+)
 from ipam.kube import client, connection, events, leader, resources
 
 logger = logging.getLogger("ipam")
@@ -50,6 +60,7 @@ class RunOptions:
     health_port: int = 8080
     metrics_port: int = 8443
     tuning: context.Options = field(default_factory=context.Options)
+    webhook: admission.Options = field(default_factory=admission.Options)
 
 
 class Misconfigured(Exception):
@@ -126,21 +137,89 @@ async def _run(api: client.Client, options: RunOptions) -> int:
         return EXIT_MISCONFIGURED
     ready = asyncio.Event()
     registry_metrics = metrics.Metrics()
+    webhook = _Webhook(options)
+    try:
+        webhook.prepare()
+    except webhook_server.CertificateError as err:
+        logger.error("Cannot serve the webhook: %s", err)
+        return EXIT_MISCONFIGURED
     try:
         servers = await serving.start(
             host=options.host,
             health_port=options.health_port,
             metrics_port=options.metrics_port,
             ready=ready.is_set,
+            healthy=webhook.healthy,
             registry=registry_metrics,
         )
     except OSError as err:
         logger.error("Cannot open the health/metrics ports: %s", err)
         return EXIT_MISCONFIGURED
     try:
-        return await _lead(api, options, missing, registry_metrics, ready)
+        return await _lead(api, options, missing, registry_metrics, ready, webhook)
     finally:
         await servers.stop()
+
+
+@dataclass
+class _Webhook:
+    """The admission webhook, served by every instance from start to exit (when enabled)."""
+
+    options: RunOptions
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    server: webhook_server.Server | None = None
+    task: asyncio.Task[None] | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def prepare(self) -> None:
+        if self.options.webhook.enabled:
+            self.server = admission.server(self.options.webhook, self.listening)
+
+    def healthy(self) -> bool:
+        """A webhook that does not listen makes the instance unhealthy (it is restarted)."""
+        return self.server is None or self.listening.is_set()
+
+    def start(self, api: client.Client, stop: asyncio.Event) -> None:
+        if self.server is not None:
+            self.task = asyncio.create_task(self._serve(api, self.server, stop), name="webhook")
+
+    async def _serve(
+        self, api: client.Client, server: webhook_server.Server, stop: asyncio.Event
+    ) -> None:
+        options = self.options.webhook
+        while not self.stopping.is_set():
+            kopf_ready = asyncio.Event()
+            retake = asyncio.create_task(_retake_signals(kopf_ready, stop))
+            try:
+                await admission.serve(
+                    api,
+                    server,
+                    kubeconfig=self.options.kubeconfig,
+                    flavours=tuple(resources.FLAVOURS.values()),
+                    budget=options.budget,
+                    stop=self.stopping,
+                    ready=kopf_ready,
+                )
+            except Exception:
+                logger.exception("The webhook server failed.")
+            finally:
+                retake.cancel()
+            if not self.stopping.is_set():
+                logger.error("The webhook stopped; serving it again in %.0fs.", RETRY_PAUSE)
+                await _first(asyncio.sleep(RETRY_PAUSE), self.stopping.wait())
+        _on_signals(stop)
+
+    async def stop(self) -> None:
+        if self.task is None:
+            return
+        self.stopping.set()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(self.task, timeout=10)
+
+
+async def _retake_signals(kopf_ready: asyncio.Event, stop: asyncio.Event) -> None:
+    await kopf_ready.wait()
+    _on_signals(stop)  # Kopf took SIGINT/SIGTERM over when it started: the stop is ours
 
 
 @dataclass
@@ -177,9 +256,11 @@ async def _lead(
     missing: set[resources.Resource],
     registry_metrics: metrics.Metrics,
     ready: asyncio.Event,
+    webhook: _Webhook,
 ) -> int:
     stop = asyncio.Event()
     _on_signals(stop)
+    webhook.start(api, stop)
     leadership = _Leadership(asyncio.get_running_loop())
     campaign: leader.Campaign | None = None
     identity = leader.default_identity()
@@ -217,6 +298,7 @@ async def _lead(
         ready.clear()
         if campaign is not None:
             await asyncio.to_thread(campaign.stop)
+        await webhook.stop()
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
 """Two small HTTP endpoints: /healthz and /readyz on the health port, /metrics on the metrics port.
 
-/healthz answers while the process runs (a standby waiting for the lease is healthy);
+/healthz answers while the process runs (a standby waiting for the lease is healthy), except
+while the admission webhook, when enabled, does not listen;
 /readyz answers 200 only once this instance leads and its watches have started.
 """
 
@@ -39,12 +40,15 @@ async def start(
     metrics_port: int,
     ready: Callable[[], bool],
     registry: metrics.Metrics,
+    healthy: Callable[[], bool] = lambda: True,
 ) -> Servers:
     """Start the servers whose port is not 0; raises OSError when a port is taken."""
     servers = Servers()
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
+        if healthy():
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text="unhealthy (the webhook server does not listen)\n")
 
     async def readyz(_: web.Request) -> web.Response:
         if ready():

@@ -8,4 +8,5 @@
 - ``events``      core/v1 Events, queued and posted in the background
 - ``leader``      Lease-based leader election
 - ``inventory``   a one-shot read of pools and addresses for the ``pools`` command
+- ``neighbours``  what the webhook judges a request against, read at each request
 """

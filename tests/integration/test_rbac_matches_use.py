@@ -2,8 +2,9 @@
 
 The controller runs under its shipped ServiceAccount through everything it does (pools
 with and without a Cluster, claims of both kinds bound and released, an orphan released, a
-Cluster paused and unpaused, a pool deleted, the Lease) while the API server writes an
-audit log. Then every request of the ServiceAccount is compared with the grants: a verb
+Cluster paused and unpaused, a pool deleted, the Lease), with its admission webhook
+registered and judging every pool, claim and address applied (the reads it makes for that
+are the ServiceAccount's too), while the API server writes an audit log. Then every request of the ServiceAccount is compared with the grants: a verb
 the RBAC grants but the controller never used fails, and so does a request refused (403).
 
 Three grants are the exception: with the OwnerReferencesPermissionEnforcement admission
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from e2e import ports, webhook
 from e2e.controller import ControllerRunner, install_rbac
 from e2e.controlplane import ControlPlane
 from e2e.toolchain import REPO
@@ -143,6 +145,7 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
             pool("bare", "10.61.0.0/24"),
             claim("IPClaim", "m1", "owned"),
             claim("IPAddressClaim", "k1", "bare"),
+            claim("IPClaim", "asks", "bare", ip="10.61.0.50"),
             {
                 "apiVersion": "ipam.metal3.io/v1alpha1",
                 "kind": "IPAddress",
@@ -160,10 +163,11 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
         ],
     )
     wait_for(
-        "both claims bound",
+        "the claims bound",
         lambda: (
             bound(cp, "ipclaims.ipam.metal3.io", "m1")
             and bound(cp, "ipaddressclaims.ipam.cluster.x-k8s.io", "k1")
+            and bound(cp, "ipclaims.ipam.metal3.io", "asks")
         ),
         timeout=120,
     )
@@ -215,12 +219,15 @@ def pool(name: str, subnet: str, cluster: str = "") -> dict[str, Any]:
     }
 
 
-def claim(kind: str, name: str, pool_name: str) -> dict[str, Any]:
+def claim(kind: str, name: str, pool_name: str, *, ip: str = "") -> dict[str, Any]:
     if kind == "IPClaim":
+        meta: dict[str, Any] = {"name": name, "namespace": NS}
+        if ip:
+            meta["annotations"] = {"ipAddress": ip}
         return {
             "apiVersion": "ipam.metal3.io/v1alpha1",
             "kind": kind,
-            "metadata": {"name": name, "namespace": NS},
+            "metadata": meta,
             "spec": {"pool": {"name": pool_name}},
         }
     return {
@@ -240,13 +247,21 @@ def bound(cp: ControlPlane, resource: str, name: str) -> bool:
 def test_the_controller_uses_every_verb_its_rbac_grants_and_no_other(
     audited: AuditedControlPlane, tmp_path: Path
 ) -> None:
-    runner = ControllerRunner(audited, tmp_path, extra_args=["--orphan-grace=1"])
+    """The webhook is on (self-signed, as in development): its reads are audited too."""
+    port, ca_file = ports.free_port(), tmp_path / "webhook-ca.crt"
+    args = ["--orphan-grace=1", *webhook.controller_args(port), f"--webhook-ca-file={ca_file}"]
+    runner = ControllerRunner(audited, tmp_path, extra_args=args)
     runner.start()
+    configuration = "ipam-audited"
     try:
         assert runner.wait_for_log("Controller running", timeout=60), runner.log_tail(50)
+        wait_for("the webhook to listen", lambda: webhook.serving(runner.health_port))
+        webhook.register(audited, webhook.configuration(configuration, port, ca_file.read_bytes()))
         workload(audited, runner)
     finally:
+        webhook.unregister(audited, configuration)
         runner.stop()
+    assert "Refused" not in runner.log_tail(5000)
     asked, refused = used(audited.audit_log)
     assert not refused, "refused requests:\n" + "\n".join(refused)
     never_used = granted() - asked - set(CHECKED_BY_ADMISSION)

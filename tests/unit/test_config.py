@@ -349,3 +349,68 @@ def test_metadata_maps_the_project_release_series_to_contract_v1beta2() -> None:
     major, minor = (int(part) for part in version.split(".")[:2])
     series = {(s["major"], s["minor"]): s["contract"] for s in metadata["releaseSeries"]}
     assert series.get((major, minor)) == "v1beta2"
+
+
+# --- the admission webhook (config/webhook, config/certmanager) ------------------------------
+
+WEBHOOK = CONFIG / "webhook"
+
+
+def webhook_configuration() -> dict[str, Any]:
+    (found,) = [d for d in load(WEBHOOK / "manifests.yaml")]
+    return found
+
+
+def test_every_webhook_path_is_one_the_controller_serves() -> None:
+    from ipam.handlers import admission
+
+    paths = [h["clientConfig"]["service"]["path"] for h in webhook_configuration()["webhooks"]]
+    assert paths == [f"/{p}" for p in admission.PATHS]
+
+
+def test_webhooks_judge_creates_and_updates_only_and_never_a_subresource() -> None:
+    for hook in webhook_configuration()["webhooks"]:
+        for rule in hook["rules"]:
+            assert rule["operations"] == ["CREATE", "UPDATE"], hook["name"]
+            assert all("/" not in r for r in rule["resources"]), hook["name"]
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["timeoutSeconds"] == 10
+
+
+def test_the_controllers_own_writes_are_kept_away_from_the_webhook() -> None:
+    account = one("ServiceAccount")["metadata"]
+    user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    for hook in webhook_configuration()["webhooks"]:
+        conditions = {c["name"]: c["expression"] for c in hook["matchConditions"]}
+        assert conditions["not-the-controller"] == f"request.userInfo.username != '{user}'"
+        assert "clusterctl.cluster.x-k8s.io/delete-for-move" in conditions["not-delete-for-move"]
+        assert "deletionTimestamp" in conditions["not-being-deleted"]
+
+
+def test_the_service_reaches_the_port_the_deployment_patch_opens() -> None:
+    (service,) = load(WEBHOOK / "service.yaml")
+    deployment = one("Deployment", CONFIG / "manager")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    patch = load(WEBHOOK / "manager_webhook_patch.yaml")[0]
+    ports = [op["value"] for op in patch if op["path"].endswith("/ports/-")]
+    assert [p["name"] for p in ports] == [service["spec"]["ports"][0]["targetPort"]]
+    args = [op["value"] for op in patch if op["path"].endswith("/args/-")]
+    assert f"--webhook-port={ports[0]['containerPort']}" in args
+    for hook in webhook_configuration()["webhooks"]:
+        ref = hook["clientConfig"]["service"]
+        assert (ref["name"], ref["namespace"]) == (service["metadata"]["name"], NAMESPACE)
+
+
+def test_cert_manager_issues_the_secret_the_deployment_mounts_and_injects_its_ca() -> None:
+    objects = load(CONFIG / "certmanager" / "certificate.yaml")
+    (certificate,) = [o for o in objects if o["kind"] == "Certificate"]
+    patch = load(WEBHOOK / "manager_webhook_patch.yaml")[0]
+    (volume,) = [op["value"] for op in patch if op["path"].endswith("/volumes/-")]
+    assert certificate["spec"]["secretName"] == volume["secret"]["secretName"]
+    (service,) = load(WEBHOOK / "service.yaml")
+    assert f"{service['metadata']['name']}.{NAMESPACE}.svc" in certificate["spec"]["dnsNames"]
+    kustomization = (CONFIG / "certmanager" / "kustomization.yaml").read_text()
+    assert f"cert-manager.io/inject-ca-from: {NAMESPACE}/{certificate['metadata']['name']}" in (
+        kustomization
+    )
