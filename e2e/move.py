@@ -144,6 +144,7 @@ def backup(
     so a backup file of a Cluster says ``paused: true``.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    mark_provisioned(source, namespace)  # clusterctl checks this before a backup too
     proc = clusterctl(
         "move",
         f"--kubeconfig={source.kubeconfig_path}",
