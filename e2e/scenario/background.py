@@ -24,9 +24,10 @@ from e2e.scenario.errors import Mismatch, Stopped
 from e2e.scenario.model import Step
 from e2e.scenario.run import Run
 
-JOIN_GRACE = 600.0
+JOIN_GRACE = 60.0
 """How long the harness waits for a block's current step after an interruption it did not
-cause (pytest's timeout, Ctrl-C); a step normally ends well within its own timeout."""
+cause (pytest's timeout, Ctrl-C, a skip); a block still running then is left to its
+thread, which stops before its next step."""
 
 
 @dataclass

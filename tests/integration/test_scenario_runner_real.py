@@ -186,6 +186,25 @@ CLUSTER_AND_POOL = """
                 spec: {pool: {name: prov}}
 """
 
+SECOND_CLUSTER_AND_POOL = """
+          - apply:
+              - apiVersion: cluster.x-k8s.io/v1beta2
+                kind: Cluster
+                metadata: {name: wl2, namespace: "{{ namespace2 }}"}
+                spec: {clusterNetwork: {pods: {cidrBlocks: [192.168.0.0/16]}}}
+              - apiVersion: ipam.metal3.io/v1alpha1
+                kind: IPPool
+                metadata: {name: prov2, namespace: "{{ namespace2 }}"}
+                spec: {clusterName: wl2, namePrefix: prov2, pools: [{subnet: 10.75.0.0/24}], prefix: 24}
+          - generate:
+              count: 4
+              template:
+                apiVersion: ipam.metal3.io/v1alpha1
+                kind: IPClaim
+                metadata: {name: "n-{{ i }}", namespace: "{{ namespace2 }}"}
+                spec: {pool: {name: prov2}}
+"""
+
 
 def test_a_burst_runs_in_the_background_while_a_move_runs_with_controllers_on_both_sides(
     run_real: Any,
@@ -264,39 +283,55 @@ def test_a_burst_runs_in_the_background_while_a_move_runs_with_controllers_on_bo
     assert run.touched == ["source", "target"]
 
 
-def test_a_move_there_and_back_and_a_backup_restored_keep_every_allocation(
+def test_two_namespaces_move_there_and_back_and_a_backup_restored_keeps_every_allocation(
     run_real: Any, tmp_path: Path
 ) -> None:
-    run_real(
+    both = '["{{ namespace }}", "{{ namespace2 }}"]'
+    run = run_real(
         f"""
         description: >-
-          Back up with --to-directory, move to the target and back with a controller on
-          each side, then restore the backup into the now empty target.
+          Back up two namespaces with --to-directory, move both to the target and back
+          with a controller on each side, then restore the backup into the empty target.
+        namespaces: 2
         steps:
           {CLUSTER_AND_POOL.strip()}
+          {SECOND_CLUSTER_AND_POOL.strip()}
           - controller: start
           - {{cluster: target, controller: start}}
           - wait:
               timeout: 120
-              objects: {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPPool, metadata: {{name: prov}}, status: {{used: 12}}}}
+              objects:
+                - {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPPool, metadata: {{name: prov}}, status: {{used: 12}}}}
+                - apiVersion: ipam.metal3.io/v1alpha1
+                  kind: IPPool
+                  metadata: {{name: prov2, namespace: "{{{{ namespace2 }}}}"}}
+                  status: {{used: 4}}
           - snapshot: before
-          - move: {{toDirectory: nightly}}
+          - move: {{toDirectory: nightly, namespaces: {both}}}
           - name: a backup leaves the source as it was
             expect: {{snapshot: before}}
-          - move: {{from: source, to: target}}
+          - move: {{from: source, to: target, namespaces: {both}}}
           - {{cluster: target, wait: {{timeout: 120, snapshot: before}}}}
-          - move: {{from: target, to: source}}
+          - move: {{from: target, to: source, namespaces: {both}}}
           - {{wait: {{timeout: 120, snapshot: before}}}}
-          - {{cluster: target, wait: {{timeout: 60, count: {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, equals: 0}}}}}}
+          - cluster: target
+            wait:
+              timeout: 60
+              count:
+                - {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, equals: 0}}
+                - {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, namespace: "{{{{ namespace2 }}}}", equals: 0}}
           - move: {{fromDirectory: nightly, to: target}}
           - {{cluster: target, wait: {{timeout: 120, snapshot: before}}}}
         invariants: {{settle: 60}}
         """
     )
 
+    assert len(run.snapshots["before"]["claims"]) == 16
+    assert sum(key.startswith("namespace2/") for key in run.snapshots["before"]["claims"]) == 4
     files = sorted(p.name for p in (tmp_path / "backups" / "nightly").iterdir())
     assert [f for f in files if f.startswith("IPPool_") and f.endswith("_prov.yaml")]
-    assert sum(name.startswith("IPClaim_") for name in files) == 12
+    assert [f for f in files if f.startswith("IPPool_") and f.endswith("_prov2.yaml")]
+    assert sum(name.startswith("IPClaim_") for name in files) == 16
 
 
 def test_a_controller_that_cannot_start_fails_its_ready_step_with_its_whole_log(
