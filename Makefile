@@ -6,15 +6,24 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools test unit lint bench e2e run deploy deploy-examples clean
+VERSION := v$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMG ?= capi-ipam:dev
+# clusterctl accepts only canonical image names: a bare name is Docker Hub's library one.
+RELEASE_IMG = $(if $(findstring /,$(IMG)),$(IMG),docker.io/library/$(IMG))
+RELEASE_DIR ?= out
+PROVIDER := ipam-metal3
+
+.PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
+	deploy undeploy deploy-examples release-manifests peers conformance clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The tests run the versions the image ships: image/requirements.txt constrains the install.
+$(STAMP): pyproject.toml image/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c image/requirements.txt -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP) ## Create the virtualenv with pinned dependencies
@@ -22,15 +31,21 @@ venv: $(STAMP) ## Create the virtualenv with pinned dependencies
 tools: ## Build kube-apiserver, kube-controller-manager, etcd, clusterctl (cached)
 	@bash e2e/toolchain/build.sh >/dev/null
 
-test: venv tools ## Run every test: unit, property, integration on real clusters, scenarios
+peers: ## Build upstream Metal3 IPAM, CAPM3 and the in-cluster IPAM provider (cached; slow at first)
+	@nice -n 10 bash e2e/peers/build.sh >/dev/null
+
+node-packages: ## Debian packages of a harness node (containerd, runc, CNI plugins, mmdebstrap, gcc)
+	@bash e2e/node_assets/packages.sh
+
+test: venv tools node-packages ## Run every test: unit, property, integration on real clusters, scenarios
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: venv ## Only the tests that need no cluster
 	$(PY) -m pytest tests/unit tests/property $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy strict on ipam/, import-linter contracts
-	$(VENV)/bin/ruff check ipam e2e tests bench
-	$(VENV)/bin/ruff format --check ipam e2e tests bench
+	$(VENV)/bin/ruff check ipam e2e tests bench conformance
+	$(VENV)/bin/ruff format --check ipam e2e tests bench conformance
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -42,14 +57,41 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
 
+conformance: venv tools ## Upstream Metal3 IPAM v1.13.2 and ours side by side on every case of conformance/
+	@nice -n 10 bash e2e/peers/build.sh metal3-ipam >/dev/null
+	$(PY) -m pytest conformance -p no:cacheprovider $(PYTEST_ARGS)
+
 run: venv tools ## Run the controller (embedded control plane when KUBECONFIG is unset)
 	$(PY) -m e2e.local $(ARGS)
 
-deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG
-	kubectl apply -k config
+node: venv tools node-packages ## A control plane with a real node (kubelet, containerd) and the image, until Ctrl-C
+	$(PY) -m e2e.node
+
+image: ## Build the controller image with Docker (IMG=capi-ipam:dev)
+	docker build -t $(IMG) .
+
+image-oci: venv ## Build the same image without Docker: an OCI archive (cached), for ctr/docker load
+	$(PY) -m e2e.images controller
+
+image-lock: venv ## Re-resolve image/requirements.txt from pyproject.toml's dependencies
+	$(PY) -m e2e.images lock
+
+deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev)
+	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
+
+undeploy: ## Remove the Deployment, RBAC and namespace; the CRDs and your pools, claims, addresses stay
+	kubectl delete --ignore-not-found --cascade=foreground -f config/manager/deployment.yaml
+	kubectl delete --ignore-not-found $(foreach f,$(filter-out %/kustomization.yaml,$(wildcard config/rbac/*.yaml)),-f $(f))
+	kubectl delete --ignore-not-found -f config/namespace.yaml
+
+release-manifests: ## clusterctl provider repository: $(RELEASE_DIR)/ipam-metal3/<version>/{ipam-components,metadata}.yaml
+	@mkdir -p $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)
+	kubectl kustomize config | sed 's|image: capi-ipam:dev|image: $(RELEASE_IMG)|' > $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml
+	cp config/metadata.yaml $(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/metadata.yaml
+	@echo "$(RELEASE_DIR)/$(PROVIDER)/$(VERSION)/ipam-components.yaml"
 
 deploy-examples: ## Apply examples/ to the cluster of $KUBECONFIG
 	for d in examples/*/; do kubectl apply -f $$d; done
 
-clean: ## Remove the virtualenv and caches (the built tools stay cached)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the virtualenv and caches (the built tools and images stay cached)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(RELEASE_DIR)

@@ -145,13 +145,17 @@ class ControllerRunner:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
-    def start(self, args: Sequence[str] | None = None) -> ControllerRunner:
-        """Start it (nothing when it runs); ``args`` replace the extra flags from now on."""
+    def start(self, args: Sequence[str] | None = None, *, rbac: bool = True) -> ControllerRunner:
+        """Start it (nothing when it runs); ``args`` replace the extra flags from now on.
+
+        config/rbac is applied first, unless ``rbac`` is False.
+        """
         if args is not None:
             self.extra_args = list(args)
         if self.running:
             return self
-        install_rbac(self.cluster)
+        if rbac:
+            install_rbac(self.cluster)
         config = service_account_kubeconfig(self.cluster, self.workdir / "sa" / self.cluster.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
         env["KUBECONFIG"] = str(config)
@@ -192,12 +196,23 @@ class ControllerRunner:
     def log_tail(self, lines: int = 50) -> str:
         return self._process.log_tail(lines) if self._process else ""
 
-    def wait_for_log(self, needle: str, timeout: float = 30) -> bool:
+    def wait_for_log(self, needle: str, timeout: float = 30, *, after: str = "") -> bool:
+        """Whether ``needle`` shows in the log (after the last ``after``, if given) in time."""
+
+        def found() -> bool:
+            text = self.log_tail(100_000)
+            if after:
+                at = text.rfind(after)
+                if at < 0:
+                    return False
+                text = text[at + len(after) :]
+            return needle in text
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if needle in self.log_tail(10_000):
+            if found():
                 return True
             if self._process is not None and not self._process.running:
-                return needle in self.log_tail(10_000)
+                return found()
             time.sleep(0.2)
         return False

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nTry it in another terminal:\n"
         f"  export KUBECONFIG={cp.kubeconfig_path}\n"
-        "  kubectl get ippools,ipclaims,ipaddresses -A\n",
+        "  kubectl get ippools.ipam.metal3.io,ipclaims.ipam.metal3.io,ipaddresses.ipam.metal3.io -A\n",
         flush=True,
     )
     runner = ControllerRunner(cp, directory / "controller", name="local")

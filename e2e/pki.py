@@ -87,8 +87,12 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def create(directory: Path) -> Pki:
-    """Write a fresh CA and everything signed by it, unless the directory already has it."""
+def create(directory: Path, *, service_ip: str = "10.0.0.1") -> Pki:
+    """Write a fresh CA and everything signed by it, unless the directory already has it.
+
+    ``service_ip`` is the ClusterIP of the ``kubernetes`` Service (the first address of the
+    API server's service range), which in-cluster clients connect to.
+    """
     pki = Pki(directory)
     if pki.sa_pub.exists():
         return pki
@@ -102,7 +106,7 @@ def create(directory: Path) -> Pki:
         x509.DNSName("kubernetes"),
         x509.DNSName("kubernetes.default.svc"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address(service_ip)),
     ]
     _kcm = _name("system:kube-controller-manager", "system:masters")
     server = ExtendedKeyUsageOID.SERVER_AUTH
@@ -126,3 +130,21 @@ def create(directory: Path) -> Pki:
         )
     )
     return pki
+
+
+def client_certificate(
+    pki: Pki, name: str, common_name: str, organization: str
+) -> tuple[Path, Path]:
+    """A client certificate and key signed by the CA, as ``<name>.crt`` and ``<name>.key``."""
+    cert_path, key_path = pki.directory / f"{name}.crt", pki.directory / f"{name}.key"
+    if cert_path.exists():
+        return cert_path, key_path
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = _key()
+    _write_key(key_path, key)
+    subject = _name(common_name, organization)
+    usage = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    _write_cert(cert_path, _sign(subject, key, ca_cert.subject, ca_key, usage=usage))
+    return cert_path, key_path

@@ -44,6 +44,19 @@ class Tools:
         return self.directory / "bin" / "clusterctl"
 
     @property
+    def capi_manager(self) -> Path:
+        """The Cluster API core manager (``sigs.k8s.io/cluster-api/core``)."""
+        return self.directory / "bin" / "capi-manager"
+
+    @property
+    def kubelet(self) -> Path:
+        return self.directory / "bin" / "kubelet"
+
+    @property
+    def kube_scheduler(self) -> Path:
+        return self.directory / "bin" / "kube-scheduler"
+
+    @property
     def kubectl(self) -> Path:
         found = shutil.which("kubectl")
         if not found:

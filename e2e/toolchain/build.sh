@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager, etcd and clusterctl from the Go
-# modules pinned in go.mod, into a per-version cache outside the repository.
+# Build kube-apiserver, kube-controller-manager, etcd, clusterctl, the Cluster API
+# core manager, and a node's kubelet and kube-scheduler from the Go modules pinned in
+# go.mod, into a per-version cache outside the repository.
 # Each program is built only when it is missing. Prints the directory on stdout
 # (last line); progress goes to stderr.
 set -euo pipefail
@@ -60,6 +61,9 @@ build etcd ./cmd/etcd "-s -w"
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build clusterctl sigs.k8s.io/cluster-api/cmd/clusterctl "$capi_ldflags"
+build capi-manager sigs.k8s.io/cluster-api/core "$capi_ldflags"
+build kubelet k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags"
 # Cluster API's CRDs and clusterctl's inventory CRD come from the same pinned module.
 capi_dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/cluster-api)
 [ -d "$capi_dir/core/config/crd/bases" ] || die "cluster-api module source missing at $capi_dir"

@@ -71,3 +71,25 @@ def _overlap(one: pools.Pool, other: pools.Pool) -> bool:
         else:
             return True
     return False
+
+
+def address_of_name(name_prefix: str, object_name: str) -> str | None:
+    """The address whose IPAddress name in a ``name_prefix`` pool is ``object_name``, or None.
+
+    The inverse of :func:`address_object_name`: used to see which addresses of a pool an
+    object of another pool blocks by taking their name.
+    """
+    if object_name == name_prefix:
+        return "::"  # every character of "::" turns into a trailing "-", stripped
+    head = f"{name_prefix}-"
+    if not object_name.startswith(head):
+        return None
+    tail = object_name[len(head) :]
+    parts = tail.split("-")
+    guesses = [".".join(parts)] if len(parts) == 4 else []
+    guesses += [":".join(parts), ":".join(parts) + "::"]
+    for guess in guesses:
+        text = addresses.canonical_text(guess)
+        if text is not None and address_object_name(name_prefix, text) == object_name:
+            return text
+    return None

@@ -1,82 +1,86 @@
-"""IPAddress events of both kinds: the ledger follows them, and a freed address wakes waiting claims.
+"""IPAddress objects of both kinds: the ledger follows their events; orphans and deletions settle.
 
-Our finalizer protects an IPAddress while its claim lives (as upstream). It comes off an
-IPAddress being deleted only when its claim is gone, when clusterctl deletes it for a
-move, or as part of the claim's own release.
+A watch event updates the ledger at once (no API call), then puts keys on the queues: the
+pool (its status), the claim (an address arrived after a move, or a claim holds several),
+and the address itself when it needs a decision: being deleted (our finalizer comes off
+once its claim is gone or it moves), or naming a claim that does not exist (released after
+``--orphan-grace``; a claim deleted while its address was being created leaves one).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from ipam.handlers import claims, context, pause, pool_status, pools, state
-from ipam.kube import bodies, client, resources
+from ipam.handlers import context, pause, release
+from ipam.kube import bodies, resources
 
 logger = logging.getLogger("ipam.addresses")
 
 
 def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str, Any]) -> None:
-    """Feed one IPAddress into the ledger (called for every listed or changed object)."""
-    record = bodies.address_record(flavour, body)
-    changed = ctx.registry.observe_address(record)
-    if changed is not None and changed.record is not None:
-        pool_status.schedule(ctx, changed)
-        if len(changed.records_of(record.claim)) > 1:  # its claim holds two: settle it now
-            claims.retry_later(ctx, flavour, record.meta.namespace, record.claim_name, 0)
+    """Feed one listed or changed IPAddress into the ledger and schedule what follows."""
+    fact = bodies.address_fact(bodies.address_record(flavour, body))
+    changed = ctx.registry.observe_address(fact)
+    if not fact.pool_name:
+        return
+    if changed is not None:
+        ctx.pool(changed.key)
+        ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
+    if fact.deleting and fact.ours:
+        ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))
 
 
-async def on_event(
+def on_event(
     ctx: context.Context, flavour: resources.Flavour, event: str | None, body: Mapping[str, Any]
 ) -> None:
+    if event != "DELETED":
+        observe(ctx, flavour, body)
+        return
     record = bodies.address_record(flavour, body)
-    if event == "DELETED":
-        freed = ctx.registry.forget_address(
-            flavour.kind, record.meta.namespace, record.meta.name, record.meta.uid
-        )
-        if freed is not None:
-            if record.claim in freed.claims:
-                freed.claims[record.claim] = True  # its claim lost its address: look again
-            _freed(ctx, freed)
+    found = ctx.registry.forget_address(
+        flavour.kind, record.meta.namespace, record.meta.name, record.meta.uid
+    )
+    if found is None:
         return
-    observe(ctx, flavour, body)
-    if record.meta.deleting and record.has_finalizer and record.pool_name:
-        try:
-            await _let_go(ctx, record)
-        except client.KubeError as err:
-            logger.warning("IPAddress %s/%s: %s", record.meta.namespace, record.meta.name, err)
+    pool_state, fact = found
+    if fact.delete_for_move or record.meta.delete_for_move:
+        # clusterctl takes the address away with a move; its claim follows shortly.
+        ctx.registry.moved_away.add((fact.namespace, fact.claim))
+    ctx.pool(pool_state.key)
+    ctx.wake_waiting(pool_state)
+    ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
 
 
-def _freed(ctx: context.Context, pool_state: state.PoolState) -> None:
-    pool = pool_state.record
-    if pool is None:
-        return
-    pool_status.schedule(ctx, pool_state)
-    claims.retry_waiting(ctx, pool_state)
-    if pool.meta.deleting and not pool_state.objects:
-        ctx.spawn(pools.finalize(ctx, pool_state), name=f"finalize {pool_state.key}")
-
-
-async def _let_go(ctx: context.Context, record: bodies.AddressRecord) -> None:
-    """Drop our finalizer from an IPAddress being deleted, when nothing needs it any more."""
-    flavour = record.flavour
-    where = f"{flavour.address.kind} {record.meta.namespace}/{record.meta.name}"
-    if not record.meta.delete_for_move:
-        pool_state = ctx.registry.pool(record.meta.namespace, record.pool_name)
-        if pool_state.record is not None:
-            hold = await pause.pool_hold(ctx, pool_state.record)
-            if hold is not None:
-                return
-        claim = await ctx.api.get(flavour.claim, record.meta.namespace, record.claim_name)
-        if claim is not None:
-            logger.info(
-                "%s is being deleted but its claim %s still exists: kept until the claim goes.",
-                where,
-                record.claim_name,
-            )
-            return
-    body = await ctx.api.get(flavour.address, record.meta.namespace, record.meta.name)
-    if body is not None:
-        await ctx.api.remove_finalizer(flavour.address, body, flavour.address_finalizer)
-        logger.info("%s: finalizer removed (its claim is gone or it moves).", where)
+async def reconcile(ctx: context.Context, ref: context.AddressRef) -> float | None:
+    """Settle one IPAddress of ours: let a deleted one go, release an orphan after its grace."""
+    fact = ctx.registry.fact(ref.kind, ref.namespace, ref.name)
+    if fact is None or not fact.pool_name or not fact.ours:
+        ctx.registry.orphans.pop((ref.namespace, (ref.kind, ref.name)), None)
+        return None
+    if fact.deleting:
+        await release.let_go(ctx, fact)
+        return None
+    flavour = resources.FLAVOURS[ref.kind]
+    key = (ref.namespace, fact.identity)
+    claim = await ctx.api.get(flavour.claim, ref.namespace, fact.claim_name)
+    if claim is not None:
+        ctx.registry.orphans.pop(key, None)
+        return None
+    pool_state = ctx.registry.find_pool(fact.namespace, fact.pool_name)
+    if pool_state is None:
+        return None
+    if pool_state.record is not None and await pause.pool_hold(ctx, pool_state.record) is not None:
+        return None
+    now = time.monotonic()
+    since = ctx.registry.orphans.setdefault(key, now)
+    left = ctx.options.orphan_grace - (now - since)
+    if left > 0:
+        return left
+    ctx.registry.orphans.pop(key, None)
+    await release.release_orphan(
+        ctx, pool_state, fact, why=f"its claim {fact.claim_name} does not exist"
+    )
+    return None

@@ -1,20 +1,29 @@
-"""Giving a claim its address: decide in the core, create the IPAddress, let the name arbitrate.
+"""Giving a claim its address: decide in the core, record it on the claim, create the IPAddress.
 
-Decisions for one pool are taken under its lock (and the locks of pools whose ranges
-overlap it), and the chosen address is reserved in the ledger before the lock is let go,
-so within this process two claims are never given one address. Across processes the
-IPAddress name is the arbiter: AlreadyExists means the address is taken, so the object is
-read, put in the ledger, and the next candidate tried.
+Three writes per new address, in this order, so that nothing is ever lost:
+
+1. the claim's metadata: our finalizer and the chosen address (one conditional patch; it
+   doubles as a lock between two controllers, and survives ``clusterctl move``);
+2. the IPAddress ``<namePrefix>-<ip>``: the API server refuses a second object of that
+   name, so AlreadyExists means the address is taken: the object is read, put in the
+   ledger, and the next candidate tried;
+3. the claim's status (:mod:`ipam.handlers.claims`).
+
+Decisions for one pool are taken under its lock (and the locks of pools whose ranges overlap
+it), and the chosen address is reserved in the ledger before the lock is let go, so within
+this process two claims are never given one address; no API call is made under a lock.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ipam.core import allocate, errors, ledger
+from ipam.core import allocate, errors, ledger, names, view
 from ipam.handlers import context, state
-from ipam.kube import bodies, client
+from ipam.kube import bodies, client, resources
 
 logger = logging.getLogger("ipam.allocation")
 
@@ -28,6 +37,8 @@ class Bound:
     object_name: str
     address: str
     created: bool
+    claim: bodies.ClaimRecord
+    """The claim as it is after our writes."""
 
 
 @dataclass(frozen=True)
@@ -49,106 +60,146 @@ class Deferred:
 Outcome = Bound | Failed | Deferred
 
 
-def _outsider(address: str, pool: str, claim: ledger.ClaimKey, object_name: str) -> ledger.Holding:
-    """A holding from outside this pool; its claim name can never equal a real one."""
-    return ledger.Holding(
-        address, ledger.ClaimKey(claim.kind, f"\0{pool}/{claim.name}"), object_name
+def _blocked(pool_state: state.PoolState, clashing: list[state.PoolState]) -> list[ledger.Holding]:
+    """Addresses of this pool whose IPAddress name an object of another pool already took."""
+    record = pool_state.record
+    if record is None:
+        return []
+    found = []
+    for other in clashing:
+        for fact in other.facts.values():
+            address = names.address_of_name(record.name_prefix, fact.name)
+            if address is not None and record.pool.contains(address):
+                found.append(view.outsider(address, other.name, fact.claim, fact.name))
+    return found
+
+
+def pool_view(ctx: context.Context, pool_state: state.PoolState) -> ledger.Ledger:
+    """What allocation sees of a pool (and what its ``free`` counter counts)."""
+    record = pool_state.record
+    if record is None:
+        return pool_state.book
+    overlapping = ctx.registry.overlapping(pool_state)
+    return view.allocation_view(
+        pool_state.book,
+        record.pool,
+        [(other.name, other.book) for other in overlapping],
+        _blocked(pool_state, ctx.registry.name_clashing(pool_state)),
     )
 
 
-def _view(
-    pool_state: state.PoolState,
-    overlapping: list[state.PoolState],
-    outsiders: list[ledger.Holding],
-) -> ledger.Ledger:
-    """The pool's ledger, plus what overlapping pools and clashing names hold inside it."""
-    if not overlapping and not outsiders:
-        return pool_state.book
-    assert pool_state.record is not None
-    pool = pool_state.record.pool
-    view = pool_state.book.copy()
-    for other in overlapping:
-        for holding in other.book.holdings():
-            if pool.contains(holding.address) and not view.is_used(holding.address):
-                view.add(_outsider(holding.address, other.name, holding.claim, holding.object_name))
-    for holding in outsiders:
-        view.add(holding)
-    return view
-
-
-async def create_address(
+async def create(
     ctx: context.Context,
     claim: bodies.ClaimRecord,
     pool_state: state.PoolState,
-    overlapping: list[state.PoolState],
+    *,
+    wanted: str | None = None,
 ) -> Outcome:
-    """Choose an address and create its IPAddress; the claim is alive and carries our finalizer.
-
-    The pool locks cover the decision and a reservation of the chosen address in the
-    ledger, not the API call: the next claim of the pool is decided while this one's
-    IPAddress is being created, so a burst of claims keeps many creations in flight, and
-    none of them can be given an address another holds or has reserved.
-    """
-    pool = pool_state.record
-    assert pool is not None
-    flavour = claim.flavour
-    request = allocate.ClaimRequest(claim.key, claim.requested)
+    """Choose an address (``wanted``, if given) and make it the claim's."""
+    request = allocate.ClaimRequest(claim.key, wanted or claim.requested)
     outsiders: list[ledger.Holding] = []
     for _ in range(NAME_CLASH_ATTEMPTS):
+        pool = pool_state.record
+        if pool is None:
+            return Deferred("the pool is gone")
+        overlapping = ctx.registry.overlapping(pool_state)
         async with ctx.registry.locked([pool_state, *overlapping]):
-            if pool_state.record is None:
-                return Deferred("the pool is gone")
-            held = pool_state.book.held_by(claim.key)
-            if held is not None:
-                return Bound(held.object_name, held.address, created=False)
-            view = _view(pool_state, overlapping, outsiders)
+            seen = _view_for(ctx, pool_state, claim, outsiders)
             try:
-                decision = allocate.allocate(pool.pool, view, request, deleting=pool.meta.deleting)
+                decision = allocate.allocate(pool.pool, seen, request, deleting=pool.meta.deleting)
             except errors.IPAMError as err:
                 return Failed(err)
-            if decision.rebound:
-                return Bound(decision.object_name, decision.details.address, created=False)
             reserved = ledger.Holding(decision.details.address, claim.key, decision.object_name)
-            pool_state.book.add(reserved)
-        body = bodies.address_body(pool, claim, decision.details, decision.object_name)
+            pool_state.reserve(reserved)
         try:
-            result = await ctx.api.create(flavour.address, pool.meta.namespace, body)
-        except BaseException as err:
+            outcome = await _make(ctx, claim, pool_state, pool, decision, reserved)
+        except BaseException:
             pool_state.unreserve(reserved)
-            if isinstance(err, client.KubeError) and not _transient(err):
-                return Failed(errors.CreateFailed(), detail=str(err))
             raise
-        if isinstance(result, client.Created):
-            ctx.registry.observe_address(bodies.address_record(flavour, result.body))
-            return Bound(decision.object_name, decision.details.address, created=True)
+        if outcome is not None:
+            if not isinstance(outcome, Bound):
+                pool_state.unreserve(reserved)
+            return outcome
         pool_state.unreserve(reserved)
-        ctx.metrics.name_clashes.labels(flavour.kind).inc()
-        found = await ctx.api.get(flavour.address, pool.meta.namespace, decision.object_name)
-        if found is None:
-            continue  # deleted in between: try again, maybe the same address
-        record = bodies.address_record(flavour, found)
-        logger.info(
-            "IPAddress %s/%s already exists (address %s, pool %r, claim %r): taking the next one.",
-            pool.meta.namespace,
-            decision.object_name,
-            record.address,
-            record.pool_name,
-            record.claim_name,
+        outsiders.append(
+            view.outsider(decision.details.address, "?", claim.key, decision.object_name)
         )
-        if record.pool_name == pool.meta.name:
-            ctx.registry.observe_address(record)
-            if record.claim == claim.key:
-                return Bound(record.meta.name, record.address, created=False)
-        else:
-            outsiders.append(
-                _outsider(
-                    decision.details.address,
-                    record.pool_name or "?",
-                    record.claim,
-                    record.meta.name,
-                )
-            )
-    return Deferred("the IPAddress names kept clashing", retry_in=ctx.options.error_retry)
+    return Deferred("the IPAddress names kept clashing", retry_in=5.0)
+
+
+def _view_for(
+    ctx: context.Context,
+    pool_state: state.PoolState,
+    claim: bodies.ClaimRecord,
+    outsiders: list[ledger.Holding],
+) -> ledger.Ledger:
+    """The pool's view for this claim: objects naming it that it does not own (the claim
+    judged them before) still take their addresses, but as someone else's; only its own
+    reservation (a recorded address it waits for) counts as the claim's."""
+    seen = pool_view(ctx, pool_state)
+    foreign = [h for h in seen.holdings_of(claim.key) if h.identity in pool_state.facts]
+    if not foreign and not outsiders:
+        return seen
+    if seen is pool_state.book:
+        seen = seen.copy()
+    for holding in foreign:
+        seen.remove(holding)
+        seen.add(
+            view.outsider(holding.address, pool_state.name, holding.claim, holding.object_name)
+        )
+    for holding in outsiders:
+        seen.add(holding)
+    return seen
+
+
+async def _make(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+    decision: allocate.Allocation,
+    reserved: ledger.Holding,
+) -> Outcome | None:
+    """Record, then create; None when the name was taken by someone else (try the next)."""
+    address = decision.details.address
+    fresh = await record_on_claim(ctx, claim, address)
+    if fresh is None:
+        return Deferred("the claim is gone or being deleted")
+    flavour = claim.flavour
+    body = bodies.address_body(pool, fresh, decision.details, decision.object_name)
+    try:
+        result = await ctx.api.create(flavour.address, pool.meta.namespace, body)
+    except client.KubeError as err:
+        if _transient(err):
+            raise
+        return Failed(errors.CreateFailed(), detail=str(err))
+    if isinstance(result, client.Created):
+        ctx.registry.observe_address(
+            bodies.address_fact(bodies.address_record(flavour, result.body))
+        )
+        return Bound(decision.object_name, address, created=True, claim=fresh)
+    ctx.metrics.name_clashes.labels(flavour.kind).inc()
+    found = await ctx.api.get(flavour.address, pool.meta.namespace, decision.object_name)
+    if found is None:
+        return None  # deleted in between: try again, maybe the same address
+    record = bodies.address_record(flavour, found)
+    logger.info(
+        "IPAddress %s/%s already exists (address %s, pool %r, claim %r): taking the next one.",
+        pool.meta.namespace,
+        decision.object_name,
+        record.address,
+        record.pool_name,
+        record.claim_name,
+    )
+    pool_state.unreserve(reserved)
+    ctx.registry.observe_address(bodies.address_fact(record))
+    if (
+        record.pool_name == pool.meta.name
+        and record.claim == claim.key
+        and not record.meta.deleting
+    ):
+        return Bound(record.meta.name, record.address, created=False, claim=fresh)
+    return None
 
 
 def _transient(err: client.KubeError) -> bool:
@@ -156,3 +207,127 @@ def _transient(err: client.KubeError) -> bool:
     return isinstance(err, client.Unreachable) or (
         err.status is not None and (err.status >= 500 or err.status == 429)
     )
+
+
+async def record_on_claim(
+    ctx: context.Context, claim: bodies.ClaimRecord, address: str
+) -> bodies.ClaimRecord | None:
+    """The claim with our finalizer and ``address`` recorded; None when gone or being deleted.
+
+    One conditional write, and none when both are there already. A conflict re-reads the
+    claim: if another controller recorded another address meanwhile, that one stands and
+    this returns None (the claim is looked at again).
+    """
+    flavour = claim.flavour
+    annotation = resources.RECORDED_ADDRESS_ANNOTATION
+    decided = address
+
+    def change(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+        nonlocal decided
+        if meta.get("deletionTimestamp"):
+            return None
+        finalizers = list(meta.get("finalizers") or [])
+        annotations = meta.get("annotations") or {}
+        current = annotations.get(annotation)
+        if current and current != address and current != claim.meta.annotations.get(annotation):
+            decided = str(current)  # recorded by someone else since we read the claim
+            return None
+        wanted: dict[str, Any] = {}
+        if flavour.claim_finalizer not in finalizers:
+            wanted["finalizers"] = [*finalizers, flavour.claim_finalizer]
+        if current != address:
+            wanted["annotations"] = {annotation: address}
+        return wanted or None
+
+    try:
+        body = await ctx.api.update_metadata(flavour.claim, claim.body, change)
+    except client.KubeError as err:
+        if err.status == 422:  # no new finalizers on an object being deleted
+            return None
+        raise
+    if body is None:
+        return None
+    fresh = bodies.claim_record(flavour, body)
+    if fresh.meta.deleting or fresh.meta.uid != claim.meta.uid or decided != address:
+        return None
+    if not fresh.has_finalizer or fresh.recorded != (bodies.canonical_ip(address)):
+        return None
+    if fresh.meta.resource_version != claim.meta.resource_version:
+        ctx.registry.wrote_claim(fresh.meta.namespace, fresh.key, fresh.meta.resource_version)
+    return fresh
+
+
+async def repair(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool: bodies.PoolRecord,
+    fact: bodies.AddressFact,
+) -> None:
+    """Put back what an IPAddress of the claim lost: our finalizer, its owners, the claim's labels.
+
+    Only what is missing is written back (labels the claim has and the object lacks); what
+    someone added is left alone.
+    """
+    flavour = claim.flavour
+    wanted_owners = bodies.address_owners(flavour, pool.meta, claim.meta)
+    owners_ok = all(
+        any(
+            (o[0], o[1], o[2], o[3], o[4])
+            == (
+                w["kind"],
+                w["name"],
+                w["uid"],
+                w.get("controller") is True,
+                w.get("blockOwnerDeletion") is True,
+            )
+            for o in fact.owners
+        )
+        for w in wanted_owners
+    )
+    present = dict(fact.labels)
+    missing = {k: v for k, v in claim.meta.labels.items() if present.get(k) != v}
+    labels_ok = not missing
+    if fact.ours and owners_ok and labels_ok:
+        return
+    body = await ctx.api.get(flavour.address, fact.namespace, fact.name)
+    if body is None or bodies.meta_of(body).uid != fact.uid:
+        return
+    meta = bodies.meta_of(body)
+    patch: dict[str, Any] = {"resourceVersion": meta.resource_version}
+    if not fact.ours:
+        patch["finalizers"] = [*meta.finalizers, flavour.address_finalizer]
+    if not owners_ok:
+        keep = [
+            dict(o)
+            for o in meta.owner_references
+            if not any(
+                o.get("kind") == w["kind"] and o.get("name") == w["name"] for w in wanted_owners
+            )
+        ]
+        patch["ownerReferences"] = [*keep, *wanted_owners]
+    if not labels_ok:
+        patch["labels"] = missing
+    try:
+        written = await ctx.api.patch(
+            flavour.address, fact.namespace, fact.name, {"metadata": patch}
+        )
+    except client.Conflict:
+        return  # changed meanwhile: its event brings us back
+    if written is not None:
+        ctx.registry.observe_address(bodies.address_fact(bodies.address_record(flavour, written)))
+        logger.info(
+            "%s %s/%s: repaired the metadata of its IPAddress %s (%s).",
+            claim.flavour.claim.kind,
+            claim.meta.namespace,
+            claim.meta.name,
+            fact.name,
+            ", ".join(
+                part
+                for part, broken in (
+                    ("finalizer", not fact.ours),
+                    ("owner references", not owners_ok),
+                    ("labels", not labels_ok),
+                )
+                if broken
+            ),
+        )

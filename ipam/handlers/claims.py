@@ -1,303 +1,391 @@
-"""One claim of either kind made true, whenever anything happens: bound, told why not, or released.
+"""One claim of either kind made true, whenever its key comes up: bound, told why not, or released.
 
-The reconcile is level-based: it looks at the claim, the pool and the ledger as they are
-now and makes the claim's status agree, whether it runs for the first or the hundredth
-time. Writes happen only for differences, so a claim that is already right costs no API
-call. A claim that could not be served is remembered as waiting and retried whenever its
-pool frees an address or changes (upstream leaves such claims failed for good, #1537).
+The reconcile is level-based: it looks at the claim, its pool and the pool's ledger as they
+are now and makes the claim agree, whether it runs for the first or the hundredth time.
+Writes happen only for differences, so a claim that is already right costs no API call. A
+claim that cannot be served now says why (status, condition, one Event) and is woken when
+its pool frees an address, changes, or appears.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
-from ipam.core import errors, validation
-from ipam.handlers import allocation, context, pause, pool_status, release, state
-from ipam.kube import bodies, client, resources, statuses
+from ipam.core import arrival, errors, keeper, ledger, names, validation
+from ipam.handlers import allocation, context, pause, pools, release, state
+from ipam.kube import bodies, resources, statuses
 
 logger = logging.getLogger("ipam.claims")
 
+INVALID = "InvalidClaim"
 
-async def reconcile(
-    ctx: context.Context, flavour: resources.Flavour, body: Mapping[str, Any]
-) -> None:
-    """Make one claim true; API errors schedule another attempt instead of escaping."""
+
+async def reconcile(ctx: context.Context, ref: context.ClaimRef) -> float | None:
+    """Make one claim true; returns seconds until it wants another look, if it does."""
+    flavour = resources.FLAVOURS[ref.kind]
+    body = ctx.mailbox.pop(ref, None)
+    if body is None:
+        body = await ctx.api.get(flavour.claim, ref.namespace, ref.name)
+    if body is None:
+        gone(ctx, ref)
+        return None
     claim = bodies.claim_record(flavour, body)
     if not claim.served:
-        return  # a CAPI claim for another provider's pool: not ours, not even a finalizer
-    async with ctx.registry.claim_turn(claim.meta.namespace, claim.key), ctx.slots:
-        if ctx.registry.stale_claim(claim.meta.namespace, claim.key, claim.meta.resource_version):
-            return  # older than our own last write: the event of that write is on its way
-        try:
-            if claim.meta.deleting:
-                freed = await release.release_claim(ctx, claim)
-                if freed is not None:
-                    pool_status.schedule(ctx, freed)
-                    retry_waiting(ctx, freed)
-            else:
-                await _bind(ctx, claim)
-        except client.KubeError as err:
-            ctx.metrics.api_errors.labels(flavour.claim.plural).inc()
-            logger.warning(
-                "%s %s/%s: %s; trying again in %.0fs.",
-                flavour.claim.kind,
-                claim.meta.namespace,
-                claim.meta.name,
-                err,
-                ctx.options.error_retry,
-            )
-            retry_later(
-                ctx, flavour, claim.meta.namespace, claim.meta.name, ctx.options.error_retry
-            )
+        return None  # a Cluster API claim for another provider's pool: not ours at all
+    if ctx.registry.stale_claim(claim.meta.namespace, claim.key, claim.meta.resource_version):
+        return None  # older than our own last write: the event of that write is on its way
+    if claim.meta.deleting:
+        return await release.release_claim(ctx, claim)
+    return await _serve(ctx, claim)
 
 
-async def _bind(ctx: context.Context, claim: bodies.ClaimRecord) -> None:
-    problems = validation.validate_claim(claim.body) if claim.flavour.kind == "metal3" else []
-    if not claim.pool_name or any(p.path == "spec.pool.name" for p in problems):
-        message = (
-            "; ".join(f"{p.path}: {p.message}" for p in problems)
-            or "spec.poolRef.name: cannot be empty"
-        )
-        await _write_failure(ctx, claim, allocation.Failed(errors.IPAMError(message)))
-        return
+def gone(ctx: context.Context, ref: context.ClaimRef) -> None:
+    """The claim no longer exists: its objects are checked (orphans), its state dropped."""
+    key = ledger.ClaimKey(ref.kind, ref.name)
+    for pool_state in list(ctx.registry.by_namespace.get(ref.namespace, {}).values()):
+        for fact in pool_state.facts_of(key):
+            if fact.ours and not fact.deleting:
+                ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))
+    ctx.registry.forget_claim(ref.namespace, key)
+
+
+def where(claim: bodies.ClaimRecord) -> str:
+    return f"{claim.flavour.claim.kind} {claim.meta.namespace}/{claim.meta.name}"
+
+
+async def _serve(ctx: context.Context, claim: bodies.ClaimRecord) -> float | None:
+    invalid = _invalid(claim)
+    if invalid:
+        await write_failure(ctx, claim, errors.IPAMError(invalid), reason=INVALID)
+        return None
     pool_state = ctx.registry.pool(claim.meta.namespace, claim.pool_name)
-    held = pool_state.book.held_by(claim.key)
-    ctx.registry.note_claim(claim, waiting=held is None)
-    pool = await _pool(ctx, pool_state)
+    pool = await pools.current(ctx, pool_state)
     hold = await pause.claim_hold(ctx, claim, pool)
     if hold is not None:
-        logger.debug(
-            "%s %s/%s left alone: %s.",
-            claim.flavour.claim.kind,
-            claim.meta.namespace,
-            claim.meta.name,
-            hold,
-        )
-        return
+        if hold.waiting:
+            await write_waiting(ctx, claim, hold.reason, f"Waiting: {hold.why}")
+        else:
+            logger.debug("%s left alone: %s.", where(claim), hold.why)
+        return None
     if pool is None:
-        logger.info(
-            "%s %s/%s waits for IPPool %s, which does not exist.",
-            claim.flavour.claim.kind,
-            claim.meta.namespace,
-            claim.meta.name,
-            claim.pool_name,
+        pool_state.waiting.add(claim.key)
+        await write_waiting(
+            ctx,
+            claim,
+            resources.POOL_NOT_READY_REASON,
+            f"IPPool {claim.pool_name} does not exist in namespace {claim.meta.namespace} (yet)",
         )
-        return
-    if held is not None:
-        keep, extras = pool_state.split_holdings(claim.key)
-        if extras and keep is not None:
-            await release.give_back_extras(ctx, claim, pool_state, keep, extras)
-            held = keep.holding
-        await _write_bound(
-            ctx, claim, allocation.Bound(held.object_name, held.address, created=False)
+        return None
+    kept = await _owned(ctx, claim, pool_state, pool)
+    if kept is not None:
+        return await _keep(ctx, claim, pool_state, pool, kept)
+    return await _serve_unbound(ctx, claim, pool_state, pool)
+
+
+def _invalid(claim: bodies.ClaimRecord) -> str:
+    """Why the claim itself cannot be served (an empty string when it can)."""
+    if claim.flavour.kind == "metal3":
+        # The ipAddress annotation is judged by allocation, in upstream's words.
+        problems = [p for p in validation.validate_claim(claim.body) if p.path.startswith("spec.")]
+        if problems:
+            return "; ".join(f"{p.path}: {p.message}" for p in problems)
+        if claim.pool_namespace and claim.pool_namespace != claim.meta.namespace:
+            return (
+                f"spec.pool.namespace: IPPool {claim.pool_name} is in namespace "
+                f"{claim.pool_namespace}; a claim can only use a pool of its own namespace "
+                f"({claim.meta.namespace})"
+            )
+    elif not claim.pool_name:
+        return "spec.poolRef.name: cannot be empty"
+    return ""
+
+
+def facts_of_claim(claim: bodies.ClaimRecord) -> keeper.ClaimFacts:
+    return keeper.ClaimFacts(
+        recorded=claim.recorded, status_name=claim.address_name, requested=claim.requested
+    )
+
+
+async def _owned(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+) -> bodies.AddressFact | None:
+    """The object the claim keeps (extras given back, refused ones reported), or None."""
+    facts = facts_of_claim(claim)
+    owned: list[keeper.Candidate] = []
+    refused: list[str] = []
+    by_identity: dict[ledger.ObjectId, bodies.AddressFact] = {}
+    for fact in pool_state.facts_of(claim.key):
+        if fact.deleting:
+            continue
+        candidate = keeper.Candidate(fact.holding, created=fact.created, ours=fact.ours)
+        verdict = keeper.judge(candidate, facts, pool.pool, pool_state.book)
+        by_identity[fact.identity] = fact
+        if verdict.owned:
+            owned.append(candidate)
+        else:
+            refused.append(f"IPAddress {fact.name} ({fact.address}) not adopted: {verdict.why}")
+    if refused:
+        announce(ctx, claim, "Warning", "AddressNotAdopted", "; ".join(refused))
+    keep, extras = keeper.keep(owned, facts, pool.name_prefix)
+    if keep is None:
+        return None
+    kept = by_identity[keep.holding.identity]
+    if extras:
+        await release.give_back_extras(
+            ctx, claim, pool_state, kept, [by_identity[c.holding.identity] for c in extras]
         )
-        return
-    started = time.monotonic()
-    if claim.has_finalizer:
-        if not claim.error_message and claim.condition("Ready") is None:
-            wait = _grace_left(pool_state, claim, ctx.options.rebind_grace)
-            if wait > 0:
-                deferred = allocation.Deferred(
-                    "it was served before but no IPAddress of it is known yet", retry_in=wait
-                )
-                await _apply(ctx, (claim, deferred), started)
-                return
-    else:
-        fresh = await _add_finalizer(ctx, claim)
-        if fresh is None:
-            return  # gone, or being deleted: its deletion event takes over
-        claim = fresh
-    overlapping = ctx.registry.overlapping(pool_state)
-    outcome = await allocation.create_address(ctx, claim, pool_state, overlapping)
-    await _apply(ctx, (claim, outcome), started)
+    return kept
 
 
-async def _pool(ctx: context.Context, pool_state: state.PoolState) -> bodies.PoolRecord | None:
-    if pool_state.record is None:
-        body = await ctx.api.get(resources.IPPOOL, pool_state.namespace, pool_state.name)
-        if body is not None:
-            ctx.registry.observe_pool(bodies.pool_record(body))
-    return pool_state.record
+async def _keep(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+    kept: bodies.AddressFact,
+) -> float | None:
+    """The claim holds ``kept``: record it on the claim, repair the object, bind the status."""
+    fresh = await allocation.record_on_claim(ctx, claim, kept.address)
+    if fresh is None:
+        return None  # gone, or being deleted: its next event takes over
+    await allocation.repair(ctx, fresh, pool, kept)
+    pool_state.waiting.discard(claim.key)
+    pool_state.first_unbound.pop(claim.key, None)
+    await write_bound(ctx, fresh, pool_state, kept.name, kept.address, created=False)
+    return None
 
 
-def _grace_left(pool_state: state.PoolState, claim: bodies.ClaimRecord, grace: float) -> float:
-    """Seconds this claim should still wait for its IPAddress to arrive (after a move)."""
+async def _serve_unbound(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+) -> float | None:
+    """The claim holds nothing: wait for what is on its way, or allocate."""
+    if (claim.meta.namespace, claim.key) in ctx.registry.moved_away:
+        logger.debug("%s: its IPAddress left with clusterctl move; left alone.", where(claim))
+        return None
     now = time.monotonic()
     first = pool_state.first_unbound.setdefault(claim.key, now)
-    return max(0.0, first + grace - now)
-
-
-async def _add_finalizer(
-    ctx: context.Context, claim: bodies.ClaimRecord
-) -> bodies.ClaimRecord | None:
-    """The claim as it is after our finalizer was added; None when gone or being deleted."""
-    try:
-        body = await ctx.api.add_finalizer(
-            claim.flavour.claim, claim.body, claim.flavour.claim_finalizer
+    recorded = claim.recorded
+    holder = pool_state.book.holder_of(recorded) if recorded else None
+    served_before = (
+        claim.has_finalizer
+        and recorded is None
+        and not claim.error_message
+        and claim.condition(resources.READY_CONDITION) is None
+    )
+    plan = arrival.unbound_claim(
+        claim=claim.key,
+        recorded=recorded,
+        holder_of_recorded=holder.claim if holder else None,
+        served_before=served_before,
+        waited=now - first,
+        grace=ctx.options.rebind_grace,
+    )
+    if isinstance(plan, arrival.Wait):
+        if recorded is not None and holder is None:
+            pool_state.reserve(
+                ledger.Holding(
+                    recorded, claim.key, names.address_object_name(pool.name_prefix, recorded)
+                )
+            )
+        logger.info("%s: waiting for %s (%.0fs at most).", where(claim), plan.why, plan.retry_in)
+        return plan.retry_in
+    wanted = plan.address if isinstance(plan, arrival.Recreate) else None
+    if isinstance(plan, arrival.Allocate) and plan.note:
+        announce(
+            ctx, claim, "Warning", "RecordedAddressTaken", f"A new address is chosen: {plan.note}"
         )
-    except client.KubeError as err:
-        if err.status == 422:  # no new finalizers on an object being deleted
-            return None
-        raise
-    if body is None:
-        return None
-    fresh = bodies.claim_record(claim.flavour, body)
-    if fresh.meta.deleting or not fresh.has_finalizer or fresh.meta.uid != claim.meta.uid:
-        return None
-    ctx.registry.wrote_claim(fresh.meta.namespace, fresh.key, fresh.meta.resource_version)
-    return fresh
-
-
-async def _apply(
-    ctx: context.Context,
-    result: tuple[bodies.ClaimRecord, allocation.Outcome],
-    started: float,
-) -> None:
-    claim, outcome = result
+    started = time.monotonic()
+    if wanted is None:
+        wait = _settle_wait(ctx, pool_state, pool, now)
+        if wait > 0:
+            pool_state.waiting.add(claim.key)
+            return wait
+    outcome = await allocation.create(ctx, claim, pool_state, wanted=wanted)
+    if isinstance(outcome, allocation.Failed) and wanted is not None:
+        logger.info(
+            "%s: its recorded address %s cannot be had again (%s); choosing another.",
+            where(claim),
+            wanted,
+            outcome.error.message,
+        )
+        for holding in pool_state.book.holdings_of(claim.key):
+            pool_state.unreserve(holding)
+        wait = _settle_wait(ctx, pool_state, pool, now)
+        if wait > 0:
+            pool_state.waiting.add(claim.key)
+            return wait
+        outcome = await allocation.create(ctx, claim, pool_state, wanted=None)
     if isinstance(outcome, allocation.Bound):
         if outcome.created:
             ctx.metrics.allocation_seconds.labels(claim.flavour.kind).observe(
                 time.monotonic() - started
             )
             ctx.metrics.allocations.labels(claim.flavour.kind).inc()
-        await _write_bound(ctx, claim, outcome)
-    elif isinstance(outcome, allocation.Failed):
-        await _write_failure(ctx, claim, outcome)
-    elif outcome.retry_in is not None:
-        logger.info(
-            "%s %s/%s: not now, %s; looking again in %.1fs.",
-            claim.flavour.claim.kind,
-            claim.meta.namespace,
-            claim.meta.name,
-            outcome.why,
-            outcome.retry_in,
+        pool_state.waiting.discard(claim.key)
+        pool_state.first_unbound.pop(claim.key, None)
+        ctx.pool(pool_state.key)
+        return await write_bound(
+            ctx,
+            outcome.claim,
+            pool_state,
+            outcome.object_name,
+            outcome.address,
+            created=outcome.created,
         )
-        retry_later(ctx, claim.flavour, claim.meta.namespace, claim.meta.name, outcome.retry_in)
+    if isinstance(outcome, allocation.Failed):
+        pool_state.waiting.add(claim.key)
+        await write_failure(ctx, claim, outcome.error, detail=outcome.detail)
+        return None
+    if outcome.retry_in is not None:
+        logger.info(
+            "%s: not now, %s; looking again in %.1fs.", where(claim), outcome.why, outcome.retry_in
+        )
+    return outcome.retry_in
 
 
-async def _write_bound(
-    ctx: context.Context, claim: bodies.ClaimRecord, bound: allocation.Bound
-) -> None:
-    ctx.registry.note_claim(claim, waiting=False)
-    pool_state = ctx.registry.pool(claim.meta.namespace, claim.pool_name)
-    pool_state.first_unbound.pop(claim.key, None)
-    patch = statuses.claim_bound(claim, bound.object_name, claim.meta.namespace)
+def _settle_wait(
+    ctx: context.Context, pool_state: state.PoolState, pool: bodies.PoolRecord, now: float
+) -> float:
+    """Seconds to wait before serving a claim that holds nothing (a move still arriving)."""
+    if pool_state.settled:
+        return 0.0
+    awaiting = pool_state.awaiting()
+    if pool_state.unsettled_since is None:
+        pool_state.unsettled_since = now
+    wait = arrival.fresh_allocation_wait(
+        awaiting=awaiting, waited=now - pool_state.unsettled_since, settle=ctx.options.move_settle
+    )
+    if wait <= 0:
+        pool_state.settled = True
+        return 0.0
+    if wait > 0:
+        logger.info(
+            "IPPool %s/%s records %d more held address(es) than are known (a move in progress?): "
+            "new addresses wait up to %.0fs.",
+            pool_state.namespace,
+            pool_state.name,
+            awaiting,
+            wait,
+        )
+    return wait
+
+
+# --- writing the claim's status ---------------------------------------------------------------
+
+
+async def write_bound(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    object_name: str,
+    address: str,
+    *,
+    created: bool,
+) -> float | None:
+    patch = statuses.claim_bound(claim, object_name, claim.meta.namespace)
+    ctx.registry.reported.pop((claim.meta.namespace, claim.key), None)
     if patch:
-        await _patch_status(ctx, claim, patch)
-    kind = claim.flavour.claim.kind
-    if bound.created:
+        written = await _patch_status(ctx, claim, patch)
+        if written is None and created:
+            # The claim vanished while its address was being created (a delete racing our
+            # finalizer can win): give the address back now instead of leaking it.
+            fact = ctx.registry.fact(claim.flavour.kind, claim.meta.namespace, object_name)
+            if fact is not None:
+                await release.release_orphan(
+                    ctx,
+                    pool_state,
+                    fact,
+                    why="its claim was deleted while the address was being created",
+                )
+            return None
+    if created:
         logger.info(
-            "%s %s/%s: allocated %s from pool %s (IPAddress %s).",
-            kind,
-            claim.meta.namespace,
-            claim.meta.name,
-            bound.address,
+            "%s: allocated %s from pool %s (IPAddress %s).",
+            where(claim),
+            address,
             claim.pool_name,
-            bound.object_name,
+            object_name,
         )
-        ctx.event_on_claim(
-            claim,
-            "Normal",
-            "Allocated",
-            f"Address {bound.address} allocated from pool {claim.pool_name} (IPAddress {bound.object_name})",
-        )
-        pool_status.schedule(ctx, pool_state)
+        ctx.tally_on_pool(pool_state.record, claim, "Allocated", address)
     elif patch:
         logger.info(
-            "%s %s/%s: bound to its existing IPAddress %s (%s).",
-            kind,
-            claim.meta.namespace,
-            claim.meta.name,
-            bound.object_name,
-            bound.address,
+            "%s: bound to its existing IPAddress %s (%s).", where(claim), object_name, address
         )
-        ctx.event_on_claim(
-            claim,
-            "Normal",
-            "Bound",
-            f"Bound to existing IPAddress {bound.object_name} ({bound.address}) of pool {claim.pool_name}",
-        )
+        ctx.tally_on_pool(pool_state.record, claim, "Bound", address)
+    return None
 
 
-async def _write_failure(
-    ctx: context.Context, claim: bodies.ClaimRecord, failed: allocation.Failed
+async def write_failure(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    error: errors.IPAMError,
+    *,
+    reason: str | None = None,
+    detail: str = "",
 ) -> None:
-    ctx.registry.note_claim(claim, waiting=True)
-    error = failed.error
-    patch = statuses.claim_failed(claim, error.message, error.reason)
-    if not patch:
+    reason = reason or error.reason
+    patch = statuses.claim_failed(claim, error.message, reason)
+    if patch:
+        ctx.metrics.allocation_errors.labels(claim.flavour.kind, reason).inc()
+        await _patch_status(ctx, claim, patch)
+    suffix = f": {detail}" if detail else ""
+    announce(ctx, claim, "Warning", reason, f"{error.message}{suffix}")
+
+
+async def write_waiting(
+    ctx: context.Context, claim: bodies.ClaimRecord, reason: str, message: str
+) -> None:
+    patch = statuses.claim_waiting(claim, reason, message)
+    if patch:
+        await _patch_status(ctx, claim, patch)
+    announce(ctx, claim, "Normal", reason, message)
+
+
+def announce(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    type_: str,
+    reason: str,
+    message: str,
+) -> None:
+    """Log and post an Event about the claim, once per distinct message."""
+    key = (claim.meta.namespace, claim.key)
+    text = f"{reason}: {message}"
+    if ctx.registry.reported.get(key) == text:
         return
-    ctx.metrics.allocation_errors.labels(claim.flavour.kind, error.reason).inc()
-    detail = f": {failed.detail}" if failed.detail else ""
-    logger.warning(
-        "%s %s/%s: %s%s (pool %s); it will be retried when the pool frees an address or changes.",
-        claim.flavour.claim.kind,
-        claim.meta.namespace,
-        claim.meta.name,
-        error.message,
-        detail,
-        claim.pool_name,
-    )
-    await _patch_status(ctx, claim, patch)
-    ctx.event_on_claim(claim, "Warning", error.reason, f"{error.message}{detail}")
+    ctx.registry.reported[key] = text
+    log = logger.warning if type_ == "Warning" else logger.info
+    log("%s: %s", where(claim), message)
+    ctx.event_on_claim(claim, "Warning" if type_ == "Warning" else "Normal", reason, message)
 
 
 async def _patch_status(
-    ctx: context.Context, claim: bodies.ClaimRecord, patch: dict[str, Any]
-) -> None:
+    ctx: context.Context, claim: bodies.ClaimRecord, patch: dict[str, object]
+) -> bodies.Body | None:
     written = await ctx.api.patch(
         claim.flavour.claim, claim.meta.namespace, claim.meta.name, {"status": patch}, status=True
     )
     if written is not None:
         version = bodies.meta_of(written).resource_version
         ctx.registry.wrote_claim(claim.meta.namespace, claim.key, version)
+    return written
 
 
-# --- retries ---------------------------------------------------------------------------------
-
-
-async def reconcile_by_name(
-    ctx: context.Context, flavour: resources.Flavour, namespace: str, name: str
-) -> None:
-    try:
-        body = await ctx.api.get(flavour.claim, namespace, name)
-    except client.KubeError as err:
-        logger.warning("Could not read %s %s/%s: %s", flavour.claim.kind, namespace, name, err)
-        retry_later(ctx, flavour, namespace, name, ctx.options.error_retry)
-        return
-    if body is None:
-        ctx.registry.forget_claim(
-            namespace, bodies.claim_record(flavour, {"metadata": {"name": name}}).key
-        )
-        return
-    await reconcile(ctx, flavour, body)
-
-
-def retry_later(
-    ctx: context.Context, flavour: resources.Flavour, namespace: str, name: str, delay: float
-) -> None:
-    async def later() -> None:
-        await asyncio.sleep(delay)
-        await reconcile_by_name(ctx, flavour, namespace, name)
-
-    ctx.spawn(later(), name=f"retry {flavour.kind} {namespace}/{name}")
-
-
-def retry_waiting(ctx: context.Context, pool_state: state.PoolState) -> None:
-    """Soon, look again at every claim of the pool that waits for an address."""
-    if pool_state.retry_task is not None and not pool_state.retry_task.done():
-        return
-
-    async def retry() -> None:
-        await asyncio.sleep(ctx.options.retry_delay)
-        pool_state.retry_task = None
-        for key in pool_state.waiting():
-            await reconcile_by_name(
-                ctx, resources.FLAVOURS[key.kind], pool_state.namespace, key.name
-            )
-
-    pool_state.retry_task = ctx.spawn(retry(), name=f"retry waiting claims of {pool_state.key}")
+def refs_naming(
+    bodies_: Sequence[bodies.Body], flavour: resources.Flavour, pool: str
+) -> list[context.ClaimRef]:
+    """The claims among listed bodies that name ``pool``."""
+    found = []
+    for body in bodies_:
+        record = bodies.claim_record(flavour, body)
+        if record.served and record.pool_name == pool:
+            found.append(context.ClaimRef(flavour.kind, record.meta.namespace, record.meta.name))
+    return found

@@ -1,70 +1,121 @@
-"""What every reconcile needs, in one object: the API, the in-memory state, events and metrics."""
+"""What every reconcile needs, in one object: the API, the state, the queues, events and metrics.
+
+Work is never started directly: handlers put keys on the queues (:meth:`Context.claim`,
+:meth:`Context.pool`, :meth:`Context.address`) and the workers of
+:mod:`ipam.handlers.scheduler` reconcile them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from ipam.handlers import metrics, state
-from ipam.kube import bodies, client, events, resources
+from ipam.handlers import metrics, state, workqueue
+from ipam.kube import api as kube_api
+from ipam.kube import bodies, events, resources
 
 logger = logging.getLogger("ipam")
+
+
+class ClaimRef(NamedTuple):
+    """A claim of either kind."""
+
+    kind: resources.ClaimKind
+    namespace: str
+    name: str
+
+
+class AddressRef(NamedTuple):
+    """An IPAddress of either kind (its kind is its claim's)."""
+
+    kind: resources.ClaimKind
+    namespace: str
+    name: str
+
+
+PoolRef = state.PoolKey
 
 
 @dataclass(frozen=True)
 class Options:
     """Tunables of the controller (the CLI sets them; tests shorten them)."""
 
-    resync_period: float = 60.0
-    """Seconds between two full re-alignments with fresh Lists of every IPAddress and pool."""
+    resync_period: float = 300.0
+    """Seconds between two full re-alignments with fresh Lists of everything."""
     rebind_grace: float = 10.0
-    """Seconds a claim that already carries our finalizer, but holds nothing, waits for its
-    IPAddress to show up (after a move, objects arrive out of order) before a new one is made."""
+    """Seconds a claim that was served before, but holds nothing now, waits for its IPAddress
+    to show up (after a move, objects arrive out of order) before it acts."""
+    orphan_grace: float = 10.0
+    """Seconds an IPAddress of ours whose claim does not exist waits before it is released."""
+    move_settle: float = 120.0
+    """Longest wait, for a pool whose recorded holdings have not all arrived, before it
+    serves claims that hold nothing."""
     status_delay: float = 0.5
     """Seconds to gather changes before one pool status write."""
-    retry_delay: float = 0.1
-    """Seconds to gather freed addresses before waiting claims are retried."""
-    error_retry: float = 5.0
-    """Seconds before a reconcile that hit an API error runs again."""
     concurrency: int = 64
-    """Claims reconciled at once. A burst of thousands then moves through in a pipeline:
-    each claim is finished (finalizer, address, status) before most others start, instead
-    of thousands of requests queueing at once for the same few connections."""
+    """Claims reconciled at once."""
+    pool_workers: int = 4
+    address_workers: int = 8
+    limits: workqueue.Limits = field(default_factory=workqueue.Limits)
+
+
+def _namespace_of(key: Any) -> str:
+    return str(key[1] if len(key) == 3 else key[0])
 
 
 @dataclass
 class Context:
-    api: client.Client
+    api: kube_api.Api
     registry: state.Registry
     recorder: events.Recorder
     metrics: metrics.Metrics
     options: Options = Options()
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    slots: asyncio.Semaphore = field(init=False)
+    clusters_served: bool = True
+    """Whether the API server serves Cluster API Clusters at all."""
+    claims: workqueue.WorkQueue[ClaimRef] = field(init=False)
+    pools: workqueue.WorkQueue[PoolRef] = field(init=False)
+    addresses: workqueue.WorkQueue[AddressRef] = field(init=False)
+    mailbox: dict[ClaimRef, bodies.Body] = field(default_factory=dict)
+    """The newest watch body of each queued claim, taken by its reconcile."""
 
     def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.options.concurrency)
+        limits = self.options.limits
+        self.claims = workqueue.WorkQueue("claims", shard=_namespace_of, limits=limits)
+        self.pools = workqueue.WorkQueue("pools", shard=_namespace_of, limits=limits)
+        self.addresses = workqueue.WorkQueue("addresses", shard=_namespace_of, limits=limits)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        """Run in the background; the task is kept (not garbage-collected) and its crash logged."""
-        task = asyncio.create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
+    # --- scheduling ------------------------------------------------------------------------
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("Background task %s failed", task.get_name(), exc_info=task.exception())
+    def claim(self, ref: ClaimRef, body: bodies.Body | None = None, *, after: float = 0) -> None:
+        """Reconcile the claim (with this body, if it is the newest one seen)."""
+        if body is not None:
+            self.mailbox[ref] = body
+        if after > 0:
+            self.claims.add_after(ref, after)
+        else:
+            self.claims.add(ref)
 
-    async def cancel_all(self) -> None:
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def pool(self, ref: PoolRef, *, after: float = 0) -> None:
+        if after > 0:
+            self.pools.add_after(ref, after)
+        else:
+            self.pools.add(ref)
+
+    def address(self, ref: AddressRef, *, after: float = 0) -> None:
+        if after > 0:
+            self.addresses.add_after(ref, after)
+        else:
+            self.addresses.add(ref)
+
+    def wake_waiting(self, pool_state: state.PoolState) -> None:
+        """Every claim that waits for an address of the pool is looked at again."""
+        for claim in sorted(pool_state.waiting):
+            self.claim(ClaimRef(claim.kind, pool_state.namespace, claim.name))
+
+    def shutdown(self) -> None:
+        for queue in (self.claims, self.pools, self.addresses):
+            queue.shutdown()
 
     # --- events ----------------------------------------------------------------------------
 
@@ -74,6 +125,20 @@ class Context:
         resource = claim.flavour.claim
         self.recorder.record(
             events.Involved(resource.api_version, resource.kind, claim.meta), type_, reason, message
+        )
+
+    def tally_on_pool(
+        self, pool: bodies.PoolRecord | None, claim: bodies.ClaimRecord, reason: str, item: str
+    ) -> None:
+        """Routine news about a claim, told on its pool in one Event per window."""
+        if pool is None:
+            self.event_on_claim(claim, "Normal", reason, item)
+            return
+        self.recorder.tally(
+            events.Involved(resources.IPPOOL.api_version, resources.IPPOOL.kind, pool.meta),
+            reason,
+            "addresses",
+            f"{item} ({claim.flavour.claim.kind} {claim.meta.name})",
         )
 
     def event_on_pool(

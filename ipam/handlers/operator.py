@@ -1,21 +1,22 @@
 """Kopf wiring: which events reach which reconcile, and the settings that keep Kopf out of our way.
 
-Only the low-level, level-based ``on.event`` hook is used. No on.create/on.update, no Kopf
-timers or daemons (they would put Kopf's own finalizer on our objects), and no Kopf
-indexes: every IPAddress, pool and Cluster is read once before Kopf starts
+Only the low-level, level-based ``on.event`` hook is used, and handlers only put keys on
+the work queues (:mod:`ipam.handlers.workqueue`). No on.create/on.update, no Kopf timers or
+daemons (they would put Kopf's own finalizer on our objects), and no Kopf indexes: every
+IPAddress, pool and Cluster is read once before Kopf starts
 (:func:`ipam.handlers.resync.prime`), and the periodic full re-alignment is our own task
 (:mod:`ipam.handlers.resync`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
 
-from ipam.handlers import addresses, claims, context, pool_status, pools
-from ipam.kube import bodies, connection, resources
+from ipam.handlers import context, watching
+from ipam.kube import connection, resources
 
 PREFIX = "capi-ipam.dev"
 
@@ -54,12 +55,19 @@ def settings() -> kopf.OperatorSettings:
     return result
 
 
-def registry(ctx: context.Context, credentials: connection.Credentials) -> kopf.OperatorRegistry:
-    """Every handler of the controller, bound to ``ctx``, in a registry of its own."""
+def registry(ctx: context.Context, kubeconfig: str | None) -> kopf.OperatorRegistry:
+    """Every handler of the controller, bound to ``ctx``, in a registry of its own.
+
+    Handlers only feed the ledger and put keys on the queues; the workers do the rest.
+    """
     reg = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=reg)
-    def login(**_: Any) -> kopf.ConnectionInfo:
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        # Read afresh at every login: a rotated token or an exec plugin's new one is used
+        # (Kopf logs in again after a 401 and refuses the same credentials twice).
+        configuration = await connection.load_configuration(kubeconfig)
+        credentials = await connection.credentials(configuration)
         return kopf.ConnectionInfo(
             server=credentials.server,
             ca_path=credentials.ca_path,
@@ -85,7 +93,7 @@ def _address_handlers(
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-address")
     async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
-        await addresses.on_event(ctx, flavour, type, _raw(event))
+        watching.on_address(ctx, flavour, type, _raw(event))
 
 
 def _claim_handlers(
@@ -95,12 +103,7 @@ def _claim_handlers(
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id=f"{flavour.kind}-claim")
     async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
-        body = _raw(event)
-        if type == "DELETED":
-            record = bodies.claim_record(flavour, body)
-            ctx.registry.forget_claim(record.meta.namespace, record.key)
-            return
-        await claims.reconcile(ctx, flavour, body)
+        watching.on_claim(ctx, flavour, type, _raw(event))
 
 
 def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
@@ -108,13 +111,7 @@ def _pool_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
 
     @kopf.on.event(res.group, res.version, res.plural, registry=reg, id="pool")
     async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
-        body = _raw(event)
-        if type == "DELETED":
-            meta = bodies.meta_of(body)
-            ctx.registry.forget_pool(meta.namespace, meta.name, meta.uid)
-            ctx.metrics.forget_pool(meta.namespace, meta.name)
-            return
-        await pools.reconcile(ctx, body)
+        watching.on_pool(ctx, type, _raw(event))
 
 
 def _cluster_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
@@ -122,27 +119,9 @@ def _cluster_handlers(reg: kopf.OperatorRegistry, ctx: context.Context) -> None:
 
     @kopf.on.event(group=group, plural=plural, registry=reg, id="cluster")
     async def event(type: str | None, event: kopf.RawEvent, **_: Any) -> None:
-        record = bodies.cluster_record(_raw(event))
-        if type == "DELETED":
-            ctx.registry.forget_cluster(*record.meta.key)
-        elif not ctx.registry.observe_cluster(record):
-            return  # nothing that matters to us changed
-        _wake_namespace(ctx, record.meta.namespace)
+        await watching.on_cluster(ctx, type, _raw(event))
 
 
 def _raw(event: kopf.RawEvent) -> dict[str, Any]:
     """The object as the watch delivered it: a plain dict, read far faster than Kopf's view."""
     return dict(event["object"])
-
-
-def _wake_namespace(ctx: context.Context, namespace: str) -> None:
-    """A Cluster changed: pools and claims of its namespace may be free to move again."""
-    for pool_state in ctx.registry.pools_in(namespace):
-        if pool_state.record is not None:
-            ctx.spawn(_repool(ctx, pool_state.record.body), name=f"pool {pool_state.key}")
-        pool_status.schedule(ctx, pool_state)
-        claims.retry_waiting(ctx, pool_state)
-
-
-async def _repool(ctx: context.Context, body: Mapping[str, Any]) -> None:
-    await pools.reconcile(ctx, body)

@@ -3,16 +3,18 @@
 A pool keeps the ``ippool.ipam.metal3.io`` finalizer while any IPAddress of either kind
 names it. With ``spec.clusterName`` it is labelled for Cluster API and owned (not
 controlled) by the Cluster, whose UID is refreshed when it changes (after a move). Waiting
-claims are retried whenever the spec changes.
+claims are woken when the spec changes and when the pool is unpaused; after an unpause
+every claim of the pool is looked at again, so statuses come back at once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ipam.handlers import claims, context, pause, pool_status, state
+from ipam.handlers import context, pause, pool_status, state
 from ipam.kube import bodies, client, resources
 
 logger = logging.getLogger("ipam.pools")
@@ -20,31 +22,66 @@ logger = logging.getLogger("ipam.pools")
 METADATA_ATTEMPTS = 5
 
 
-async def reconcile(ctx: context.Context, body: Mapping[str, Any]) -> None:
-    pool = bodies.pool_record(body)
-    pool_state = ctx.registry.observe_pool(pool)
-    try:
-        if pool.meta.deleting:
-            await finalize(ctx, pool_state)
-            return
-        hold = await pause.pool_hold(ctx, pool)
-        if hold is not None:
-            if not pool_state.held:
-                logger.info(
-                    "IPPool %s/%s left alone: %s.", pool.meta.namespace, pool.meta.name, hold
-                )
-            pool_state.held = True
-            return
-        await _ensure_metadata(ctx, pool)
-    except client.KubeError as err:
-        ctx.metrics.api_errors.labels(resources.IPPOOL.plural).inc()
-        logger.warning("IPPool %s/%s: %s", pool.meta.namespace, pool.meta.name, err)
-        return
-    pool_status.schedule(ctx, pool_state)
-    if pool.meta.generation != pool_state.retried_generation or pool_state.held:
-        pool_state.retried_generation = pool.meta.generation
-        pool_state.held = False
-        claims.retry_waiting(ctx, pool_state)
+async def current(ctx: context.Context, pool_state: state.PoolState) -> bodies.PoolRecord | None:
+    """The pool as last seen by the watch, else read once (the watch may lag behind)."""
+    if pool_state.record is None:
+        body = await ctx.api.get(resources.IPPOOL, pool_state.namespace, pool_state.name)
+        if body is not None:
+            ctx.registry.observe_pool(bodies.pool_record(body))
+    return pool_state.record
+
+
+async def reconcile(ctx: context.Context, key: context.PoolRef) -> float | None:
+    pool_state = ctx.registry.find_pool(*key)
+    if pool_state is None:
+        return None
+    pool = pool_state.record
+    if pool is None:
+        ctx.wake_waiting(pool_state)  # they now say the pool does not exist
+        ctx.registry.drop_if_idle(pool_state)
+        return None
+    if pool.meta.deleting:
+        await finalize(ctx, pool_state)
+        return None
+    hold = await pause.pool_hold(ctx, pool)
+    if hold is not None:
+        if not pool_state.held:
+            logger.info(
+                "IPPool %s/%s left alone: %s.", pool.meta.namespace, pool.meta.name, hold.why
+            )
+        pool_state.held = True
+        if hold.waiting:
+            ctx.wake_waiting(pool_state)
+        return None
+    unpaused = pool_state.held
+    pool_state.held = False
+    await _ensure_metadata(ctx, pool)
+    if unpaused:
+        await _all_claims_again(ctx, pool_state)
+    if unpaused or pool.meta.generation != pool_state.woken_generation:
+        pool_state.woken_generation = pool.meta.generation
+        ctx.wake_waiting(pool_state)
+    due = pool_state.status_written_at + pool_status.delay(ctx, pool_state) - time.monotonic()
+    if due > 0:
+        return due
+    pool_state.status_written_at = time.monotonic()
+    await pool_status.write(ctx, pool_state)
+    return None
+
+
+async def _all_claims_again(ctx: context.Context, pool_state: state.PoolState) -> None:
+    """After an unpause: every claim of the pool is reconciled, not only the waiting ones."""
+    from ipam.handlers import claims  # claims imports this module
+
+    for flavour in resources.FLAVOURS.values():
+        try:
+            listed = await ctx.api.list_objects(flavour.claim, pool_state.namespace)
+        except client.KubeError as err:
+            if err.status == 404:
+                continue
+            raise
+        for ref in claims.refs_naming(listed, flavour, pool_state.name):
+            ctx.claim(ref)
 
 
 def _owner_references(
@@ -79,20 +116,20 @@ async def _ensure_metadata(ctx: context.Context, pool: bodies.PoolRecord) -> Non
     for _ in range(METADATA_ATTEMPTS):
         if body is None:
             return
-        current = bodies.pool_record(body)
-        meta = current.meta
+        current_pool = bodies.pool_record(body)
+        meta = current_pool.meta
         patch: dict[str, Any] = {}
         if resources.POOL_FINALIZER not in meta.finalizers:
             patch["finalizers"] = [*meta.finalizers, resources.POOL_FINALIZER]
-        if current.cluster_name:
+        if current_pool.cluster_name:
             labels = {
-                resources.CLUSTER_NAME_LABEL: current.cluster_name,
+                resources.CLUSTER_NAME_LABEL: current_pool.cluster_name,
                 resources.PROVIDER_LABEL: resources.PROVIDER_NAME,
             }
             missing = {k: v for k, v in labels.items() if meta.labels.get(k) != v}
             if missing:
                 patch["labels"] = missing
-            cluster = await pause.cluster(ctx, meta.namespace, current.cluster_name)
+            cluster = await pause.cluster(ctx, meta.namespace, current_pool.cluster_name)
             if cluster is not None:
                 owners = _owner_references(meta.owner_references, cluster)
                 if owners != [dict(o) for o in meta.owner_references]:
@@ -121,15 +158,15 @@ async def finalize(ctx: context.Context, pool_state: state.PoolState) -> None:
     if not pool.meta.delete_for_move:
         hold = await pause.pool_hold(ctx, pool)
         if hold is not None:
-            logger.info("%s is deleted, but %s: waiting.", where, hold)
+            logger.info("%s is deleted, but %s: waiting.", where, hold.why)
             return
-        remaining = len(pool_state.objects) or await _count_live(ctx, pool)
+        remaining = len(pool_state.facts) or await _count_live(ctx, pool)
         if remaining:
             logger.info(
                 "%s is deleted; it waits for its %d IPAddress object(s) to go.", where, remaining
             )
-            pool_status.schedule(ctx, pool_state)
-            claims.retry_waiting(ctx, pool_state)
+            ctx.wake_waiting(pool_state)
+            await pool_status.write(ctx, pool_state)
             return
     await ctx.api.remove_finalizer(resources.IPPOOL, pool.body, resources.POOL_FINALIZER)
     ctx.metrics.forget_pool(pool.meta.namespace, pool.meta.name)
@@ -140,7 +177,13 @@ async def _count_live(ctx: context.Context, pool: bodies.PoolRecord) -> int:
     """Addresses of the pool according to a fresh List (the last check before letting go)."""
     count = 0
     for flavour in resources.FLAVOURS.values():
-        for body in await ctx.api.list_objects(flavour.address, pool.meta.namespace):
+        try:
+            listed = await ctx.api.list_objects(flavour.address, pool.meta.namespace)
+        except client.KubeError as err:
+            if err.status == 404:
+                continue
+            raise
+        for body in listed:
             if bodies.address_record(flavour, body).pool_name == pool.meta.name:
                 count += 1
     return count

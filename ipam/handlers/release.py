@@ -1,31 +1,38 @@
-"""A deleted claim gives its address back: every IPAddress of it deleted, then our finalizer off.
+"""Addresses given back: a deleted claim's, a claim's extra ones, and those whose claim is gone.
 
-The claim's addresses are found three ways, so that a claim deleted a moment after it was
-created never leaks one (upstream #694): the ledger (which includes what this process
-created and the watch has not shown yet), the name in the claim's status, and the names the
-claim could only have been given (its pre-allocation, its requested IP). When none of them
-finds anything, a List of the namespace is the last word.
+A deleted claim's objects are found from facts that cannot miss a fresh creation: the
+ledger (which includes what this process created and the watch has not shown yet), the
+object its status names, and the object of the address its metadata records. Each is
+deleted (only that incarnation, by uid), our finalizer taken off it, and then our
+finalizer taken off the claim.
 
 Nothing is released while other finalizers remain on the claim (CAPM3 removes its own
-first), while the claim or its pool is paused, or when clusterctl deletes the claim for a
-move (``delete-for-move``): then only our finalizer is dropped.
+first; the claim says which finalizers it waits for), while the claim or its pool is
+paused, or when clusterctl deletes the claim for a move (``delete-for-move``): then only
+our finalizer is dropped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from ipam.core import errors, names
-from ipam.handlers import context, pause, pool_status, state
-from ipam.kube import bodies, client, resources
+from ipam.core import names
+from ipam.handlers import context, pause, state
+from ipam.kube import bodies, resources
 
 logger = logging.getLogger("ipam.release")
 
 
-async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> state.PoolState | None:
-    """Release a deleted claim; returns its pool when an address was freed."""
-    kind = claim.flavour.claim.kind
-    where = f"{kind} {claim.meta.namespace}/{claim.meta.name}"
+def _where(claim: bodies.ClaimRecord) -> str:
+    return f"{claim.flavour.claim.kind} {claim.meta.namespace}/{claim.meta.name}"
+
+
+async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> float | None:
+    """Release a deleted claim (see the module docstring)."""
+    from ipam.handlers import claims  # the claim's own messages live there
+
+    where = _where(claim)
     if not claim.has_finalizer:
         ctx.registry.forget_claim(claim.meta.namespace, claim.key)
         return None
@@ -37,160 +44,165 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> stat
         ctx.registry.forget_claim(claim.meta.namespace, claim.key)
         return None
     if claim.foreign_finalizers:
-        logger.info(
-            "%s is deleted but still in use (finalizers %s): its address is kept for now.",
-            where,
-            ", ".join(claim.foreign_finalizers),
+        claims.announce(
+            ctx,
+            claim,
+            "Normal",
+            "WaitingForFinalizers",
+            "Deleted, but its address is kept until these finalizers are removed by their "
+            f"controllers: {', '.join(claim.foreign_finalizers)}",
         )
         return None
     pool_state = (
-        ctx.registry.pool(claim.meta.namespace, claim.pool_name) if claim.pool_name else None
+        ctx.registry.find_pool(claim.meta.namespace, claim.pool_name) if claim.pool_name else None
     )
     pool = pool_state.record if pool_state is not None else None
     hold = await pause.claim_hold(ctx, claim, pool)
     if hold is not None:
-        logger.info("%s is deleted, but %s: nothing is released yet.", where, hold)
-        ctx.registry.note_claim(claim, waiting=True)
+        logger.info("%s is deleted, but %s: nothing is released yet.", where, hold.why)
         return None
-    freed: list[bodies.AddressRecord] = []
+    freed: list[bodies.AddressFact] = []
     if pool_state is not None:
-        async with pool_state.lock:
-            freed = await _delete_addresses(ctx, claim, pool_state)
+        for fact in await _facts_to_release(ctx, claim, pool_state):
+            if await delete_address(ctx, fact):
+                freed.append(fact)
     body = await ctx.api.remove_finalizer(
         claim.flavour.claim, claim.body, claim.flavour.claim_finalizer
     )
     ctx.registry.forget_claim(claim.meta.namespace, claim.key)
-    if body is not None and bodies.meta_of(body).finalizers:  # still there: skip older events
-        ctx.registry.wrote_claim(
-            claim.meta.namespace, claim.key, bodies.meta_of(body).resource_version
-        )
-    if pool_state is not None:
-        pool_state.first_unbound.pop(claim.key, None)
-    for record in freed:
+    for fact in freed:
         ctx.metrics.releases.labels(claim.flavour.kind).inc()
-        logger.info(
-            "%s: released %s (IPAddress %s deleted).", where, record.address, record.meta.name
-        )
+        logger.info("%s: released %s (IPAddress %s deleted).", where, fact.address, fact.name)
         if body is not None:
             ctx.event_on_claim(
                 claim,
                 "Normal",
                 "Released",
-                f"Address {record.address} released (IPAddress {record.meta.name} deleted)",
+                f"Address {fact.address} released (IPAddress {fact.name} deleted)",
             )
-    return pool_state if freed else None
+    if freed and pool_state is not None:
+        ctx.pool(pool_state.key)
+        ctx.wake_waiting(pool_state)
+    if not freed:
+        logger.info("%s is deleted and held no address: finalizer removed.", where)
+    return None
 
 
-async def _delete_addresses(
+async def _facts_to_release(
     ctx: context.Context, claim: bodies.ClaimRecord, pool_state: state.PoolState
-) -> list[bodies.AddressRecord]:
-    found = {r.meta.name: r for r in pool_state.records_of(claim.key)}
-    for name in _candidate_names(claim, pool_state):
-        if name in found:
+) -> list[bodies.AddressFact]:
+    """Every object of the claim: known ones, and those only its own records name."""
+    found = {fact.name: fact for fact in pool_state.facts_of(claim.key) if fact.ours}
+    pool = pool_state.record
+    candidates = [claim.address_name]
+    if pool is not None and claim.recorded:
+        candidates.append(names.address_object_name(pool.name_prefix, claim.recorded))
+    for name in candidates:
+        if not name or name in found:
             continue
-        try:
-            body = await ctx.api.get(claim.flavour.address, claim.meta.namespace, name)
-        except client.KubeError as err:
-            _failed(ctx, claim, errors.GetFailed(), err)
-            raise
-        if body is not None:
-            record = bodies.address_record(claim.flavour, body)
-            if _belongs(record, claim):
-                found[name] = record
-    if not found:
-        for body in await ctx.api.list_objects(claim.flavour.address, claim.meta.namespace):
-            record = bodies.address_record(claim.flavour, body)
-            if _belongs(record, claim):
-                found[record.meta.name] = record
-    freed = []
-    for record in found.values():
-        try:
-            await _delete_one(ctx, claim.flavour, record)
-        except client.KubeError as err:
-            _failed(ctx, claim, errors.DeleteFailed(), err)
-            raise
-        ctx.registry.forget_address(
-            claim.flavour.kind, record.meta.namespace, record.meta.name, record.meta.uid
-        )
-        freed.append(record)
-    return freed
+        body = await ctx.api.get(claim.flavour.address, claim.meta.namespace, name)
+        if body is None:
+            continue
+        fact = bodies.address_fact(bodies.address_record(claim.flavour, body))
+        if fact.claim_name == claim.meta.name and fact.pool_name == claim.pool_name:
+            found[name] = fact
+    return list(found.values())
+
+
+async def delete_address(ctx: context.Context, fact: bodies.AddressFact) -> bool:
+    """Delete that very object (by uid) and take our finalizer off it; False if already gone."""
+    flavour = resources.FLAVOURS[fact.kind]
+    body = await ctx.api.delete(flavour.address, fact.namespace, fact.name, uid=fact.uid or None)
+    if body is None:
+        ctx.registry.forget_address(fact.kind, fact.namespace, fact.name, fact.uid)
+        return False
+    if flavour.address_finalizer in bodies.meta_of(body).finalizers:
+        await ctx.api.remove_finalizer(flavour.address, body, flavour.address_finalizer)
+    ctx.registry.forget_address(fact.kind, fact.namespace, fact.name, fact.uid)
+    return True
 
 
 async def give_back_extras(
     ctx: context.Context,
     claim: bodies.ClaimRecord,
     pool_state: state.PoolState,
-    keep: bodies.AddressRecord,
-    extras: list[bodies.AddressRecord],
+    keep: bodies.AddressFact,
+    extras: Iterable[bodies.AddressFact],
 ) -> None:
-    """Delete the IPAddresses a claim holds beyond the one it keeps (see ``split_holdings``)."""
-    kind = claim.flavour.claim.kind
-    where = f"{kind} {claim.meta.namespace}/{claim.meta.name}"
-    async with pool_state.lock:
-        for record in extras:
-            await _delete_one(ctx, record.flavour, record)
-            ctx.registry.forget_address(
-                record.flavour.kind, record.meta.namespace, record.meta.name, record.meta.uid
-            )
-            logger.warning(
-                "%s held two addresses (two controllers served it at once): keeping %s, "
-                "released %s (IPAddress %s deleted).",
-                where,
-                keep.address,
-                record.address,
-                record.meta.name,
-            )
-            ctx.event_on_claim(
-                claim,
+    """Delete the objects a claim holds beyond the one it keeps (see :mod:`ipam.core.keeper`)."""
+    where = _where(claim)
+    for fact in extras:
+        await delete_address(ctx, fact)
+        logger.warning(
+            "%s held more than one IPAddress: keeping %s (IPAddress %s), released %s (IPAddress %s).",
+            where,
+            keep.address,
+            keep.name,
+            fact.address,
+            fact.name,
+        )
+        ctx.event_on_claim(
+            claim,
+            "Warning",
+            "ExtraAddressReleased",
+            f"Address {fact.address} released (IPAddress {fact.name} deleted): the claim keeps "
+            f"{keep.address} (IPAddress {keep.name})",
+        )
+    ctx.pool(pool_state.key)
+
+
+async def release_orphan(
+    ctx: context.Context, pool_state: state.PoolState, fact: bodies.AddressFact, *, why: str
+) -> None:
+    """Give back an IPAddress of ours whose claim does not exist."""
+    if await delete_address(ctx, fact):
+        ctx.metrics.releases.labels(fact.kind).inc()
+        logger.warning(
+            "IPAddress %s/%s (%s) of %s claim %s released: %s.",
+            fact.namespace,
+            fact.name,
+            fact.address,
+            fact.kind,
+            fact.claim_name,
+            why,
+        )
+        pool = pool_state.record
+        if pool is not None:
+            ctx.event_on_pool(
+                pool,
                 "Warning",
-                "ExtraAddressReleased",
-                f"Address {record.address} released: the claim keeps {keep.address} "
-                f"(IPAddress {keep.meta.name}); two controllers had served it at once",
+                "OrphanReleased",
+                f"Address {fact.address} (IPAddress {fact.name}) released: {why}",
             )
-    pool_status.schedule(ctx, pool_state)
+    ctx.pool(pool_state.key)
+    ctx.wake_waiting(pool_state)
 
 
-def _belongs(record: bodies.AddressRecord, claim: bodies.ClaimRecord) -> bool:
-    return record.claim_name == claim.meta.name and record.pool_name == claim.pool_name
+async def let_go(ctx: context.Context, fact: bodies.AddressFact) -> None:
+    """Drop our finalizer from an IPAddress being deleted, once nothing needs it any more.
 
-
-def _candidate_names(claim: bodies.ClaimRecord, pool_state: state.PoolState) -> list[str]:
-    candidates = []
-    if claim.address_name:
-        candidates.append(claim.address_name)
-    pool = pool_state.record
-    if pool is not None:
-        for address in (pool.pool.pre_allocations.get(claim.meta.name), claim.requested):
-            if address:
-                candidates.append(names.address_object_name(pool.pool.name_prefix, address))
-    return candidates
-
-
-async def _delete_one(
-    ctx: context.Context, flavour: resources.Flavour, record: bodies.AddressRecord
-) -> None:
-    """Take our finalizer off the IPAddress, then delete that very object (by uid)."""
-    body = await ctx.api.get(flavour.address, record.meta.namespace, record.meta.name)
-    if body is None or bodies.meta_of(body).uid != record.meta.uid:
-        return
-    if flavour.address_finalizer in bodies.meta_of(body).finalizers:
-        body = await ctx.api.remove_finalizer(flavour.address, body, flavour.address_finalizer)
-        if body is None:
+    It is needed while its claim exists (the claim's release deletes it), unless clusterctl
+    deletes it for a move.
+    """
+    flavour = resources.FLAVOURS[fact.kind]
+    where = f"{flavour.address.kind} {fact.namespace}/{fact.name}"
+    if not fact.delete_for_move:
+        pool_state = ctx.registry.find_pool(fact.namespace, fact.pool_name)
+        if (
+            pool_state is not None
+            and pool_state.record is not None
+            and await pause.pool_hold(ctx, pool_state.record) is not None
+        ):
             return
-    await ctx.api.delete(
-        flavour.address, record.meta.namespace, record.meta.name, uid=record.meta.uid
-    )
-
-
-def _failed(
-    ctx: context.Context, claim: bodies.ClaimRecord, error: errors.IPAMError, cause: Exception
-) -> None:
-    logger.warning(
-        "%s %s/%s: %s: %s",
-        claim.flavour.claim.kind,
-        claim.meta.namespace,
-        claim.meta.name,
-        error.message,
-        cause,
-    )
-    ctx.event_on_claim(claim, "Warning", "ReleaseFailed", f"{error.message}: {cause}")
+        claim = await ctx.api.get(flavour.claim, fact.namespace, fact.claim_name)
+        if claim is not None and not bodies.meta_of(claim).deleting:
+            logger.info(
+                "%s is being deleted but its claim %s still exists: kept until the claim goes.",
+                where,
+                fact.claim_name,
+            )
+            return
+    body = await ctx.api.get(flavour.address, fact.namespace, fact.name)
+    if body is not None and bodies.meta_of(body).uid == fact.uid:
+        await ctx.api.remove_finalizer(flavour.address, body, flavour.address_finalizer)
+        logger.info("%s: finalizer removed (its claim is gone or it moves).", where)

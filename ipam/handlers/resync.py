@@ -1,9 +1,9 @@
-"""The safety net: every so often, List everything and reconcile it all again from scratch.
+"""The safety net: read everything before serving, and every so often, List it all again.
 
 Watches can miss things (a reconnect that skips a deletion, a write that failed and was
-never retried). This pass re-aligns the ledgers with fresh Lists of both IPAddress kinds
-and runs every pool and claim reconcile once more; since reconciles write only
-differences, a pass over a healthy cluster writes nothing.
+never retried). A pass re-aligns the ledgers with fresh Lists of both IPAddress kinds and
+puts every pool, claim and suspected orphan on the queues once more; since reconciles
+write only differences, a pass over a healthy cluster writes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from ipam.handlers import claims, context, pool_status, pools
+from ipam.handlers import addresses, context
 from ipam.kube import bodies, client, resources
 
 logger = logging.getLogger("ipam.resync")
@@ -31,13 +31,15 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
     counts = {"addresses": 0, "pools": 0, "clusters": 0}
     for namespace in scopes:
         for flavour in resources.FLAVOURS.values():
-            for body in await _listed(ctx, flavour.address, namespace):
-                ctx.registry.observe_address(bodies.address_record(flavour, body))
+            for body in await listed(ctx, flavour.address, namespace):
+                ctx.registry.observe_address(
+                    bodies.address_fact(bodies.address_record(flavour, body))
+                )
                 counts["addresses"] += 1
-        for body in await _listed(ctx, resources.IPPOOL, namespace):
+        for body in await listed(ctx, resources.IPPOOL, namespace):
             ctx.registry.observe_pool(bodies.pool_record(body))
             counts["pools"] += 1
-        for body in await _listed(ctx, resources.CLUSTER, namespace, missing_ok=(403, 404)):
+        for body in await listed(ctx, resources.CLUSTER, namespace, missing_ok=(403, 404)):
             ctx.registry.observe_cluster(bodies.cluster_record(body))
             counts["clusters"] += 1
     logger.info(
@@ -49,7 +51,7 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
     )
 
 
-async def _listed(
+async def listed(
     ctx: context.Context,
     resource: resources.Resource,
     namespace: str | None,
@@ -83,7 +85,6 @@ async def once(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
 
 
 async def _namespace(ctx: context.Context, namespace: str | None) -> None:
-    changed: set[tuple[str, str]] = set()
     for flavour in resources.FLAVOURS.values():
         listed_at = time.monotonic()
         try:
@@ -92,24 +93,31 @@ async def _namespace(ctx: context.Context, namespace: str | None) -> None:
             if err.status == 404:
                 continue  # this kind is not installed
             raise
-        records = [bodies.address_record(flavour, body) for body in items]
-        changed |= ctx.registry.replace_addresses(
-            flavour.kind, namespace, records, listed_at=listed_at
-        )
-    listed = {
+        facts = [bodies.address_fact(bodies.address_record(flavour, body)) for body in items]
+        for key in ctx.registry.replace_addresses(
+            flavour.kind, namespace, facts, listed_at=listed_at
+        ):
+            ctx.pool(key)
+        for body in items:
+            record = bodies.address_record(flavour, body)
+            if record.meta.deleting and record.has_finalizer:
+                addresses.observe(ctx, flavour, body)
+    pools = {
         bodies.meta_of(body).key: body
         for body in await ctx.api.list_objects(resources.IPPOOL, namespace)
     }
     for key, pool_state in list(ctx.registry.pools.items()):
-        if pool_state.record is not None and key not in listed and namespace in (None, key[0]):
-            pool_state.record = None
-    for body in listed.values():
-        await pools.reconcile(ctx, body)
-    for key in changed:
-        found = ctx.registry.pools.get(key)
-        if found is not None and found.record is not None:
-            pool_status.schedule(ctx, found)
-            claims.retry_waiting(ctx, found)
+        if pool_state.record is not None and key not in pools and namespace in (None, key[0]):
+            ctx.registry.forget_pool(key[0], key[1], "")
+    for body in pools.values():
+        state = ctx.registry.observe_pool(bodies.pool_record(body))
+        ctx.pool(state.key)
+    present: set[tuple[str, resources.ClaimKind, str]] = set()
     for flavour in resources.FLAVOURS.values():
-        for body in await _listed(ctx, flavour.claim, namespace):
-            await claims.reconcile(ctx, flavour, body)
+        for body in await listed(ctx, flavour.claim, namespace):
+            meta = bodies.meta_of(body)
+            present.add((meta.namespace, flavour.kind, meta.name))
+            ctx.claim(context.ClaimRef(flavour.kind, meta.namespace, meta.name), body)
+    for fact in list(ctx.registry.facts_in(namespace)):
+        if fact.ours and (fact.namespace, fact.kind, fact.claim_name) not in present:
+            ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))

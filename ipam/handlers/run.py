@@ -1,8 +1,15 @@
 """The controller process from start to exit: check, serve probes, lead, operate, let go.
 
-Exit codes: 0 after a signal; 1 when leadership is lost (restart clean); 2 when the API
-server cannot be reached or the kubeconfig is unusable; 3 when the CRDs are missing or
-the permissions do not allow what the controller needs.
+With leader election (the default) the election runs in a thread of its own
+(:class:`ipam.kube.leader.Campaign`). While this instance leads, it operates: it reads
+everything, starts the watches, the workers and the periodic re-alignment. When it loses
+the Lease (an API outage, a starved machine), every write is refused at once, all work
+stops, the in-memory state is dropped, and the instance stands by to win the Lease back:
+it never exits for that.
+
+Exit codes: 0 after SIGTERM/SIGINT (the Lease is handed over at once); 2 when the API
+server cannot be reached at start or the kubeconfig is unusable; 3 when the CRDs are
+missing or the permissions do not allow what the controller needs.
 """
 
 from __future__ import annotations
@@ -11,17 +18,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+import threading
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import kopf
 
-from ipam.handlers import context, metrics, operator, resync, serving, state
+from ipam.handlers import context, metrics, operator, resync, scheduler, serving, state
 from ipam.kube import client, connection, events, leader, resources
 
 logger = logging.getLogger("ipam")
 
-EXIT_OK, EXIT_LOST, EXIT_UNREACHABLE, EXIT_MISCONFIGURED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_MISCONFIGURED = 0, 1, 2, 3
+RETRY_PAUSE = 5.0
+"""Seconds before operating again after the watches failed or the first reads did."""
 
 REQUIRED = (resources.IPPOOL, resources.IPCLAIM, resources.METAL3_IPADDRESS)
 OPTIONAL = (resources.CAPI_IPADDRESSCLAIM, resources.CAPI_IPADDRESS, resources.CLUSTER)
@@ -46,10 +56,14 @@ class Misconfigured(Exception):
     """The cluster lacks something the controller cannot do without (a message for the user)."""
 
 
-async def preflight(api: client.Client, namespaces: Sequence[str]) -> None:
-    """Prove the API server answers, our CRDs are served and we may read them."""
+async def preflight(api: client.Client, namespaces: Sequence[str]) -> set[resources.Resource]:
+    """Prove the API server answers, our CRDs are served and we may read them.
+
+    Returns the optional types that are not served (their objects are ignored).
+    """
     version = await api.version()
     logger.info("API server %s answers (Kubernetes %s).", api.server, version or "?")
+    missing: set[resources.Resource] = set()
     for resource in (*REQUIRED, *OPTIONAL):
         try:
             served = (
@@ -70,9 +84,11 @@ async def preflight(api: client.Client, namespaces: Sequence[str]) -> None:
                 "install the CRDs first (kubectl apply -f crds/)."
             )
         if not served:
+            missing.add(resource)
             logger.warning(
                 "%s (%s) is not served: those objects are ignored.", resource, resource.api_version
             )
+    return missing
 
 
 async def _served_in(
@@ -101,15 +117,13 @@ async def run(options: RunOptions) -> int:
 
 async def _run(api: client.Client, options: RunOptions) -> int:
     try:
-        await preflight(api, options.namespaces)
-        credentials = await connection.credentials(api.api.configuration)
+        missing = await preflight(api, options.namespaces)
     except client.Unreachable as err:
         logger.error("Cannot reach the API server: %s", err)
         return EXIT_UNREACHABLE
     except (Misconfigured, client.KubeError) as err:
         logger.error("Cannot start: %s", err)
         return EXIT_MISCONFIGURED
-
     ready = asyncio.Event()
     registry_metrics = metrics.Metrics()
     try:
@@ -123,93 +137,134 @@ async def _run(api: client.Client, options: RunOptions) -> int:
     except OSError as err:
         logger.error("Cannot open the health/metrics ports: %s", err)
         return EXIT_MISCONFIGURED
-    # The Lease has a connection pool of its own: a burst of reconciles queueing for
-    # connections must never make a renewal late and cost the leadership.
-    lease_api = await client.Client.connect(options.kubeconfig) if options.leader_election else None
-    elector = (
-        leader.Elector(
-            lease_api,
-            namespace=options.leader_election_namespace,
-            name=options.lease_name,
-            timing=options.lease,
-        )
-        if lease_api is not None
-        else None
-    )
     try:
-        return await _lead_and_operate(api, options, elector, credentials, registry_metrics, ready)
+        return await _lead(api, options, missing, registry_metrics, ready)
     finally:
         await servers.stop()
-        if lease_api is not None:
-            await lease_api.close()
 
 
-async def _lead_and_operate(
+@dataclass
+class _Leadership:
+    """What the election thread tells the event loop, and the write gate it keeps."""
+
+    loop: asyncio.AbstractEventLoop
+    won: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    why: str = ""
+    leading: threading.Event = field(default_factory=threading.Event)
+
+    def tell(self, won: bool, why: str) -> None:
+        """Called in the election thread: the gate first, then the event loop."""
+        if won:
+            self.leading.set()
+        else:
+            self.leading.clear()
+        self.loop.call_soon_threadsafe(self._told, won, why)
+
+    def _told(self, won: bool, why: str) -> None:
+        if won:
+            self.lost.clear()
+            self.won.set()
+        else:
+            self.why = why
+            self.won.clear()
+            self.lost.set()
+
+
+async def _lead(
     api: client.Client,
     options: RunOptions,
-    elector: leader.Elector | None,
-    credentials: connection.Credentials,
+    missing: set[resources.Resource],
     registry_metrics: metrics.Metrics,
     ready: asyncio.Event,
 ) -> int:
     stop = asyncio.Event()
     _on_signals(stop)
-    if elector is not None:
-        acquiring = asyncio.create_task(elector.acquire())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not acquiring.done():
-            acquiring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acquiring
-            logger.info("Stopped before becoming the leader.")
-            return EXIT_OK
+    leadership = _Leadership(asyncio.get_running_loop())
+    campaign: leader.Campaign | None = None
+    identity = leader.default_identity()
+    if options.leader_election:
+        campaign = leader.Campaign(
+            options.kubeconfig,
+            namespace=options.leader_election_namespace,
+            name=options.lease_name,
+            identity=identity,
+            timing=options.lease,
+        )
+        api.may_write = leadership.leading.is_set
+        campaign.start(leadership.tell)
     else:
         logger.info("Leader election is disabled: this instance acts at once.")
-
-    ctx = context.Context(
-        api=api,
-        registry=state.Registry(),
-        recorder=events.Recorder(
-            api, instance=elector.identity if elector else leader.default_identity()
-        ),
-        metrics=registry_metrics,
-        options=options.tuning,
-    )
-    ctx.recorder.start()
-    code = EXIT_OK
+        leadership.leading.set()
+        leadership.won.set()
     try:
-        code = await _operate(ctx, options, elector, credentials, stop, ready)
+        while not stop.is_set():
+            ready.set()  # standing by, or about to operate: healthy either way
+            if not await _first(leadership.won.wait(), stop.wait()):
+                break
+            ready.clear()
+            code = await _operate(
+                api, options, missing, registry_metrics, identity, stop, leadership, ready
+            )
+            if code is not None:
+                return code
+            if stop.is_set():
+                break
+            logger.error(
+                "Leadership lost (%s): stopped acting; standing by to win it back.", leadership.why
+            )
     finally:
         ready.clear()
-        await ctx.cancel_all()
-        await ctx.recorder.stop()
-        if elector is not None and code != EXIT_LOST:
-            await elector.release()
-    return code
+        if campaign is not None:
+            await asyncio.to_thread(campaign.stop)
+    return EXIT_OK
+
+
+async def _first(wanted: Awaitable[object], stopping: Awaitable[object]) -> bool:
+    """Wait for ``wanted`` or ``stopping``, whichever ends first; True when ``wanted`` did."""
+    want = asyncio.ensure_future(wanted)
+    stop = asyncio.ensure_future(stopping)
+    done, pending = await asyncio.wait({want, stop}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return want in done
 
 
 async def _operate(
-    ctx: context.Context,
+    api: client.Client,
     options: RunOptions,
-    elector: leader.Elector | None,
-    credentials: connection.Credentials,
+    missing: set[resources.Resource],
+    registry_metrics: metrics.Metrics,
+    identity: str,
     stop: asyncio.Event,
+    leadership: _Leadership,
     ready: asyncio.Event,
-) -> int:
-    kopf_ready = asyncio.Event()
-    kopf_stop = asyncio.Event()
+) -> int | None:
+    """Operate while leading; None when it stopped (signal, lost Lease), else an exit code."""
+    ctx = context.Context(
+        api=api,
+        registry=state.Registry(),
+        recorder=events.Recorder(api, instance=identity),
+        metrics=registry_metrics,
+        options=options.tuning,
+        clusters_served=resources.CLUSTER not in missing,
+    )
     namespaces = list(options.namespaces)
     try:
         await resync.prime(ctx, namespaces or None)
     except client.KubeError as failure:
-        logger.error("Cannot read what exists before serving claims: %s; exiting.", failure)
-        return EXIT_LOST
+        logger.error("Cannot read what exists before serving claims: %s; trying again.", failure)
+        await _first(asyncio.sleep(RETRY_PAUSE), stop.wait())
+        return None
+    ctx.recorder.start()
+    kopf_ready = asyncio.Event()
+    kopf_stop = asyncio.Event()
+    workers = scheduler.start(ctx)
     tasks: dict[str, asyncio.Task[None]] = {
         "operator": asyncio.create_task(
             kopf.operator(
-                registry=operator.registry(ctx, credentials),
+                registry=operator.registry(ctx, options.kubeconfig),
                 settings=operator.settings(),
                 standalone=True,
                 clusterwide=not namespaces,
@@ -221,29 +276,26 @@ async def _operate(
         ),
         "resync": asyncio.create_task(resync.forever(ctx, namespaces or None), name="resync"),
         "stop": asyncio.create_task(_wait(stop), name="signal"),
+        "lost": asyncio.create_task(_wait(leadership.lost), name="lost"),
         "ready": asyncio.create_task(_mark_ready(kopf_ready, ready, stop), name="ready"),
     }
-    if elector is not None:
-        tasks["lease"] = asyncio.create_task(elector.keep(), name="lease")
     scope = ", ".join(namespaces) if namespaces else "all namespaces"
     logger.info("Controller running for %s.", scope)
-    code = EXIT_OK
     try:
         while True:
             done, _ = await asyncio.wait(
                 [t for k, t in tasks.items() if k != "ready"], return_when=asyncio.FIRST_COMPLETED
             )
             finished = done.pop()
-            if finished is tasks.get("lease"):
+            if finished is tasks["operator"]:
                 logger.error(
-                    "Leadership lost (%s): exiting so that a restart begins clean.",
-                    finished.exception(),
+                    "The watches stopped (%s); starting them again in %.0fs.",
+                    finished.exception() or "no error",
+                    RETRY_PAUSE,
                 )
-                code = EXIT_LOST
-            elif finished is tasks["operator"] and finished.exception() is not None:
-                logger.error("The operator failed: %s", finished.exception())
-                code = EXIT_LOST
-            elif finished is tasks["resync"]:
+                await _first(asyncio.sleep(RETRY_PAUSE), stop.wait())
+                return None
+            if finished is tasks["resync"]:
                 logger.error(
                     "The re-alignment task failed; restarting it.", exc_info=finished.exception()
                 )
@@ -251,19 +303,19 @@ async def _operate(
                     resync.forever(ctx, namespaces or None), name="resync"
                 )
                 continue
-            break
+            return None
     finally:
+        ready.clear()
         kopf_stop.set()
+        ctx.shutdown()
         operator_task = tasks.pop("operator")
-        for task in tasks.values():
+        for task in [*tasks.values(), *workers]:
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        # Our own background work ends first: Kopf gives whatever task is left when it
-        # stops five seconds to finish before it cancels it.
-        await ctx.cancel_all()
+        await asyncio.gather(*tasks.values(), *workers, return_exceptions=True)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(operator_task, timeout=10)
-    return code
+        await ctx.recorder.stop()
+        _on_signals(stop)  # take the signals back from the stopped watches
 
 
 async def _wait(event: asyncio.Event) -> None:

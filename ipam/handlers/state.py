@@ -1,10 +1,13 @@
-"""What this process believes, in memory: per pool one lock and one ledger, rebuilt from watches.
+"""What this process believes, in memory: per pool one ledger, its IPAddress facts and a lock.
 
 The ledger of a pool is a projection of the IPAddress objects of both kinds that name it,
-fed by the watch stream and by this process's own creations (so an address created a
-moment ago counts as used before the watch shows it back: the cache-lag window). The API
-objects stay the only truth: :meth:`Registry.replace_addresses` re-aligns everything with
-a fresh List, and nothing here is ever written back as such.
+fed by the watch streams, plus *reservations*: addresses this process is about to create
+or expects to arrive (a moved claim's recorded address). A reservation and the object that
+makes it real share one identity (kind and object name), so the object replaces it.
+
+The API objects stay the only truth: :meth:`Registry.replace_addresses` re-aligns a kind
+with a fresh List, and nothing here is ever written back as such. State of objects that
+are gone is dropped, so memory follows what exists.
 """
 
 from __future__ import annotations
@@ -15,23 +18,17 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ipam.core import ledger, names
+from ipam.core import arrival, ledger, names
 from ipam.kube import bodies, resources
 
 PoolKey = tuple[str, str]
 """(namespace, pool name)."""
 
-AddressKey = tuple[str, resources.ClaimKind, str]
-"""(namespace, kind, object name)."""
+ClaimId = tuple[str, ledger.ClaimKey]
+"""(namespace, claim)."""
 
 
-@dataclass
-class Seen:
-    record: bodies.AddressRecord
-    at: float
-
-
-@dataclass
+@dataclass(eq=False)
 class PoolState:
     """One pool as far as this process knows it; it may exist before the pool object does."""
 
@@ -39,75 +36,74 @@ class PoolState:
     name: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     book: ledger.Ledger = field(default_factory=ledger.Ledger)
-    """The pool's ledger: who holds which address, both claim kinds."""
-    objects: dict[tuple[resources.ClaimKind, str], Seen] = field(default_factory=dict)
-    """Every IPAddress naming this pool, by (kind, object name)."""
-    by_claim: dict[ledger.ClaimKey, set[tuple[resources.ClaimKind, str]]] = field(
-        default_factory=dict
-    )
-    """The same objects, by the claim they record."""
+    """Who holds which address: every observed object and every reservation."""
+    facts: dict[ledger.ObjectId, bodies.AddressFact] = field(default_factory=dict)
+    """Every IPAddress object naming this pool, by identity (reservations have none)."""
+    seen_at: dict[ledger.ObjectId, float] = field(default_factory=dict)
+    """When each fact was last observed (monotonic), for re-alignment with a List."""
     record: bodies.PoolRecord | None = None
-    claims: dict[ledger.ClaimKey, bool] = field(default_factory=dict)
-    """Claims that name this pool, and whether each waits for an address."""
+    waiting: set[ledger.ClaimKey] = field(default_factory=set)
+    """Claims that wait for an address of this pool (woken when one is freed)."""
     first_unbound: dict[ledger.ClaimKey, float] = field(default_factory=dict)
-    """When each claim that was served before, yet holds nothing, was first seen so."""
-    retried_generation: int = 0
+    """When each claim that holds nothing was first seen so (for the arrival grace)."""
+    unsettled_since: float | None = None
+    """When the pool was first seen awaiting recorded addresses (a move in progress)."""
+    settled: bool = False
+    """Whether every address the pool recorded as held was seen (or the wait ran out).
+    Checked once per pool and process: afterwards the record follows the pool, not the
+    other way round."""
+    deleted_seen: int = 0
+    """IPAddress deletions seen before the pool settled (they lower what is awaited)."""
     held: bool = False
     """Whether the pool was last found paused (or waiting for its Cluster)."""
-    status_task: asyncio.Task[None] | None = None
-    status_dirty: bool = False
-    """Whether something changed since the last status write began."""
-    retry_task: asyncio.Task[None] | None = None
+    woken_generation: int = 0
+    """The spec generation whose change last woke the waiting claims."""
+    status_written_at: float = 0.0
+    """When the status was last written (monotonic), to space writes out."""
 
     @property
     def key(self) -> PoolKey:
         return (self.namespace, self.name)
 
-    def records_of(self, claim: ledger.ClaimKey) -> list[bodies.AddressRecord]:
-        return [self.objects[key].record for key in sorted(self.by_claim.get(claim, ()))]
+    def facts_of(self, claim: ledger.ClaimKey) -> list[bodies.AddressFact]:
+        """The observed objects that name ``claim`` (reservations excluded)."""
+        found = []
+        for holding in self.book.holdings_of(claim):
+            fact = self.facts.get(holding.identity)
+            if fact is not None:
+                found.append(fact)
+        return found
 
-    def put(self, record: bodies.AddressRecord) -> None:
-        key = (record.flavour.kind, record.meta.name)
-        self.pop(key)
-        self.objects[key] = Seen(record, time.monotonic())
-        self.by_claim.setdefault(record.claim, set()).add(key)
+    def known_addresses(self) -> int:
+        """Distinct addresses held or reserved."""
+        return self.book.used
 
-    def pop(self, key: tuple[resources.ClaimKind, str]) -> Seen | None:
-        seen = self.objects.pop(key, None)
-        if seen is not None:
-            keys = self.by_claim.get(seen.record.claim)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self.by_claim[seen.record.claim]
-        return seen
+    def awaiting(self) -> int:
+        """Addresses the pool records as held that are not known here (yet)."""
+        if self.settled or self.record is None:
+            return 0
+        recorded = self.record.held_count - self.deleted_seen
+        return arrival.pool_awaiting(recorded, self.known_addresses())
 
-    def split_holdings(
-        self, claim: ledger.ClaimKey
-    ) -> tuple[bodies.AddressRecord | None, list[bodies.AddressRecord]]:
-        """The IPAddress the claim keeps, and the extra ones it must give back.
+    def reserve(self, holding: ledger.Holding) -> None:
+        """Hold an address for a creation on its way, unless its object is already seen."""
+        if holding.identity not in self.facts:
+            self.book.add(holding)
 
-        A claim holds one address. Two controllers acting at once (leader election off,
-        or a split brain) can each create one for the same claim; both then pick the same
-        keeper from immutable facts, the oldest object (by creation time, then name).
-        """
-        records = sorted(self.records_of(claim), key=lambda r: (r.meta.creation, r.meta.name))
-        if not records:
-            return None, []
-        return records[0], records[1:]
+    def unreserve(self, holding: ledger.Holding) -> None:
+        """Take back a reservation; an observed object of that identity is left as it is."""
+        if holding.identity not in self.facts:
+            self.book.remove(holding)
 
-    def unreserve(self, reserved: ledger.Holding) -> None:
-        """Take back an address reserved for a creation that did not happen.
-
-        Nothing changes when an IPAddress recording that very holding has been seen: then
-        the object exists and the ledger must keep it.
-        """
-        if any(record.holding == reserved for record in self.records_of(reserved.claim)):
-            return
-        self.book.remove(reserved.address, reserved.claim)
-
-    def waiting(self) -> list[ledger.ClaimKey]:
-        return sorted(claim for claim, waits in self.claims.items() if waits)
+    def idle(self) -> bool:
+        """Nothing worth remembering: no object, no pool, no reservation, nobody waiting."""
+        return (
+            self.record is None
+            and not self.facts
+            and not len(self.book)
+            and not self.waiting
+            and not self.first_unbound
+        )
 
 
 class Registry:
@@ -116,13 +112,16 @@ class Registry:
     def __init__(self) -> None:
         self.pools: dict[PoolKey, PoolState] = {}
         self.by_namespace: dict[str, dict[str, PoolState]] = {}
-        self.address_pool: dict[AddressKey, PoolKey] = {}
+        self.address_pool: dict[tuple[str, ledger.ObjectId], PoolKey] = {}
         self.clusters: dict[tuple[str, str], bodies.ClusterRecord] = {}
-        self.claim_pool: dict[tuple[str, ledger.ClaimKey], PoolKey] = {}
-        self.claim_writes: dict[tuple[str, ledger.ClaimKey], str] = {}
+        self.claim_writes: dict[ClaimId, str] = {}
         """The resourceVersion our last write to each claim produced."""
-        self.claim_locks: dict[tuple[str, ledger.ClaimKey], tuple[asyncio.Lock, int]] = {}
-        """Per claim: a lock, and how many reconciles hold or wait for it."""
+        self.moved_away: set[ClaimId] = set()
+        """Claims whose IPAddress clusterctl deleted for a move: left alone here."""
+        self.reported: dict[ClaimId, str] = {}
+        """The last problem announced about a claim (said once, not at every retry)."""
+        self.orphans: dict[tuple[str, ledger.ObjectId], float] = {}
+        """When each IPAddress of ours was first found without its claim (monotonic)."""
 
     # --- pools -----------------------------------------------------------------------------
 
@@ -134,18 +133,38 @@ class Registry:
             self.by_namespace.setdefault(namespace, {})[name] = state
         return state
 
+    def find_pool(self, namespace: str, name: str) -> PoolState | None:
+        return self.pools.get((namespace, name))
+
     def observe_pool(self, record: bodies.PoolRecord) -> PoolState:
         state = self.pool(record.meta.namespace, record.meta.name)
         state.record = record
         return state
 
-    def forget_pool(self, namespace: str, name: str, uid: str) -> None:
+    def forget_pool(self, namespace: str, name: str, uid: str) -> PoolState | None:
+        """The pool object is gone (an older incarnation never removes a newer one)."""
         state = self.pools.get((namespace, name))
-        if state is not None and state.record is not None and state.record.meta.uid == uid:
-            state.record = None
+        if state is None or state.record is None:
+            return state
+        if uid and state.record.meta.uid and state.record.meta.uid != uid:
+            return state
+        state.record = None
+        self.drop_if_idle(state)
+        return state
+
+    def drop_if_idle(self, state: PoolState) -> None:
+        if state.idle() and self.pools.get(state.key) is state:
+            del self.pools[state.key]
+            siblings = self.by_namespace.get(state.namespace, {})
+            siblings.pop(state.name, None)
+            if not siblings:
+                self.by_namespace.pop(state.namespace, None)
 
     def pools_in(self, namespace: str) -> list[PoolState]:
         return [s for s in self.by_namespace.get(namespace, {}).values() if s.record is not None]
+
+    def namespaces(self) -> list[str]:
+        return sorted(self.by_namespace)
 
     def overlapping(self, state: PoolState) -> list[PoolState]:
         """Other pools of the namespace that produce at least one address of this one."""
@@ -160,6 +179,19 @@ class Registry:
             and names.overlapping_pools({"a": mine, "b": other.record.pool})
         ]
 
+    def name_clashing(self, state: PoolState) -> list[PoolState]:
+        """Other pools of the namespace whose IPAddress names can equal this pool's."""
+        if state.record is None:
+            return []
+        mine = state.record.pool
+        return [
+            other
+            for other in self.pools_in(state.namespace)
+            if other is not state
+            and other.record is not None
+            and names.prefix_collisions({"a": mine, "b": other.record.pool})
+        ]
+
     @contextlib.asynccontextmanager
     async def locked(self, states: Iterable[PoolState]) -> AsyncIterator[None]:
         """Hold the locks of several pools, taken in one global order (no deadlock)."""
@@ -170,126 +202,106 @@ class Registry:
 
     # --- addresses -------------------------------------------------------------------------
 
-    def observe_address(self, record: bodies.AddressRecord) -> PoolState | None:
-        """Record an IPAddress as seen now; returns its pool when the ledger changed."""
-        key: AddressKey = (record.meta.namespace, record.flavour.kind, record.meta.name)
+    def observe_address(self, fact: bodies.AddressFact) -> PoolState | None:
+        """Record an IPAddress as it is now; returns its pool when the ledger changed."""
+        key = (fact.namespace, fact.identity)
         previous_pool = self.address_pool.get(key)
-        if not record.pool_name or not record.address:
+        if not fact.pool_name or not fact.address:
             if previous_pool is not None:
                 return self._drop(key, previous_pool)
             return None
-        pool_key = (record.meta.namespace, record.pool_name)
-        changed: PoolState | None = None
+        pool_key = (fact.namespace, fact.pool_name)
         if previous_pool is not None and previous_pool != pool_key:
             self._drop(key, previous_pool)
         state = self.pool(*pool_key)
-        seen = state.objects.get((record.flavour.kind, record.meta.name))
-        if seen is None or seen.record.holding != record.holding:
-            if seen is not None:
-                state.book.remove(seen.record.address, seen.record.claim)
-            state.book.add(record.holding)
-            changed = state
-        state.put(record)
+        before = state.facts.get(fact.identity)
+        state.facts[fact.identity] = fact
+        state.seen_at[fact.identity] = time.monotonic()
         self.address_pool[key] = pool_key
-        return changed
+        if before is not None and before.holding == fact.holding:
+            return None
+        state.book.add(fact.holding)
+        return state
 
     def forget_address(
         self, kind: resources.ClaimKind, namespace: str, name: str, uid: str
-    ) -> PoolState | None:
+    ) -> tuple[PoolState, bodies.AddressFact] | None:
         """Forget an IPAddress that is gone; an older incarnation never removes a newer one."""
-        key: AddressKey = (namespace, kind, name)
+        key = (namespace, (kind, name))
         pool_key = self.address_pool.get(key)
         if pool_key is None:
             return None
         state = self.pools[pool_key]
-        seen = state.objects.get((kind, name))
-        if seen is not None and uid and seen.record.meta.uid and seen.record.meta.uid != uid:
+        fact = state.facts.get((kind, name))
+        if fact is not None and uid and fact.uid and fact.uid != uid:
             return None
-        return self._drop(key, pool_key)
+        dropped = self._drop(key, pool_key)
+        if dropped is None or fact is None:
+            return None
+        if not dropped.settled:
+            dropped.deleted_seen += 1
+        return dropped, fact
 
-    def _drop(self, key: AddressKey, pool_key: PoolKey) -> PoolState | None:
-        state = self.pools.get(pool_key)
+    def _drop(self, key: tuple[str, ledger.ObjectId], pool_key: PoolKey) -> PoolState | None:
         self.address_pool.pop(key, None)
+        state = self.pools.get(pool_key)
         if state is None:
             return None
-        seen = state.pop((key[1], key[2]))
-        if seen is None:
+        identity = key[1]
+        fact = state.facts.pop(identity, None)
+        state.seen_at.pop(identity, None)
+        if fact is None:
             return None
-        state.book.remove(seen.record.address, seen.record.claim)
+        state.book.remove_object(identity)
         return state
 
     def replace_addresses(
         self,
         kind: resources.ClaimKind,
         namespace: str | None,
-        records: Iterable[bodies.AddressRecord],
+        facts: Iterable[bodies.AddressFact],
         *,
         listed_at: float,
     ) -> set[PoolKey]:
         """Align with a fresh List: add what is missing, drop what is gone.
 
-        Objects recorded after the List began (``listed_at``, monotonic) are kept even if
-        the List does not show them: they are this process's newest creations.
+        Objects observed after the List began (``listed_at``, monotonic) are kept even if
+        the List does not show them: a watch event newer than the List brought them.
         """
         changed: set[PoolKey] = set()
-        present: set[AddressKey] = set()
-        for record in records:
-            present.add((record.meta.namespace, kind, record.meta.name))
-            state = self.observe_address(record)
+        present: set[tuple[str, ledger.ObjectId]] = set()
+        for fact in facts:
+            present.add((fact.namespace, fact.identity))
+            state = self.observe_address(fact)
             if state is not None:
                 changed.add(state.key)
         for key, pool_key in list(self.address_pool.items()):
-            if key[1] != kind or (namespace is not None and key[0] != namespace):
+            if key[1][0] != kind or (namespace is not None and key[0] != namespace):
                 continue
             if key in present:
                 continue
-            seen = self.pools[pool_key].objects.get((kind, key[2]))
-            if seen is not None and seen.at >= listed_at:
+            seen = self.pools[pool_key].seen_at.get(key[1], 0.0)
+            if seen >= listed_at:
                 continue
             state = self._drop(key, pool_key)
             if state is not None:
                 changed.add(state.key)
         return changed
 
-    def record_of(
+    def fact(
         self, kind: resources.ClaimKind, namespace: str, name: str
-    ) -> bodies.AddressRecord | None:
-        pool_key = self.address_pool.get((namespace, kind, name))
+    ) -> bodies.AddressFact | None:
+        pool_key = self.address_pool.get((namespace, (kind, name)))
         if pool_key is None:
             return None
-        seen = self.pools[pool_key].objects.get((kind, name))
-        return seen.record if seen else None
+        return self.pools[pool_key].facts.get((kind, name))
+
+    def facts_in(self, namespace: str | None = None) -> Iterator[bodies.AddressFact]:
+        for state in self.pools.values():
+            if namespace is None or state.namespace == namespace:
+                yield from state.facts.values()
 
     # --- claims ----------------------------------------------------------------------------
-
-    def note_claim(self, claim: bodies.ClaimRecord, *, waiting: bool) -> None:
-        """Remember which pool a claim names, and whether it still waits for an address."""
-        key = (claim.meta.namespace, claim.key)
-        pool_key = (claim.meta.namespace, claim.pool_name)
-        previous = self.claim_pool.get(key)
-        if previous is not None and previous != pool_key and previous in self.pools:
-            self.pools[previous].claims.pop(claim.key, None)
-        if not claim.pool_name or not claim.served:
-            self.claim_pool.pop(key, None)
-            return
-        self.claim_pool[key] = pool_key
-        self.pool(*pool_key).claims[claim.key] = waiting
-
-    @contextlib.asynccontextmanager
-    async def claim_turn(self, namespace: str, claim: ledger.ClaimKey) -> AsyncIterator[None]:
-        """One reconcile of a claim at a time, whichever path (watch, retry, resync) started it."""
-        key = (namespace, claim)
-        lock, users = self.claim_locks.get(key, (asyncio.Lock(), 0))
-        self.claim_locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self.claim_locks[key]
-            if users <= 1:
-                del self.claim_locks[key]
-            else:
-                self.claim_locks[key] = (lock, users - 1)
 
     def wrote_claim(self, namespace: str, claim: ledger.ClaimKey, version: str) -> None:
         self.claim_writes[(namespace, claim)] = version
@@ -299,15 +311,22 @@ class Registry:
         return bodies.older(version, self.claim_writes.get((namespace, claim)))
 
     def forget_claim(self, namespace: str, claim: ledger.ClaimKey) -> None:
+        """The claim is gone: drop everything remembered about it (reservations included)."""
         self.claim_writes.pop((namespace, claim), None)
-        pool_key = self.claim_pool.pop((namespace, claim), None)
-        if pool_key is not None and pool_key in self.pools:
-            self.pools[pool_key].claims.pop(claim, None)
+        self.moved_away.discard((namespace, claim))
+        self.reported.pop((namespace, claim), None)
+        for state in list(self.by_namespace.get(namespace, {}).values()):
+            state.waiting.discard(claim)
+            state.first_unbound.pop(claim, None)
+            for holding in state.book.holdings_of(claim):
+                if holding.identity not in state.facts:
+                    state.book.remove(holding)
+            self.drop_if_idle(state)
 
     # --- clusters --------------------------------------------------------------------------
 
     def observe_cluster(self, record: bodies.ClusterRecord) -> bool:
-        """Record a Cluster; True when its paused flag changed."""
+        """Record a Cluster; True when it is new or its paused flag changed."""
         previous = self.clusters.get(record.meta.key)
         self.clusters[record.meta.key] = record
         return previous is None or previous.paused != record.paused
@@ -317,8 +336,3 @@ class Registry:
 
     def cluster(self, namespace: str, name: str) -> bodies.ClusterRecord | None:
         return self.clusters.get((namespace, name))
-
-    def pools_of_cluster(self, namespace: str, name: str) -> Iterator[PoolState]:
-        for state in self.pools_in(namespace):
-            if state.record is not None and state.record.cluster_name == name:
-                yield state

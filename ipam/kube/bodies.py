@@ -120,6 +120,12 @@ class PoolRecord:
     def name_prefix(self) -> str:
         return _str(self.spec.get("namePrefix"))
 
+    @property
+    def held_count(self) -> int:
+        """How many addresses the pool's metadata records as held (0 when it says nothing)."""
+        text = self.meta.annotations.get(resources.HELD_COUNT_ANNOTATION, "")
+        return int(text) if text.isdigit() else 0
+
 
 def pool_record(body: Body) -> PoolRecord:
     spec = as_map(body.get("spec"))
@@ -153,6 +159,14 @@ class ClaimRecord:
     error_message: str
     conditions: tuple[Mapping[str, Any], ...]
     body: Body
+    pool_namespace: str = ""
+    """The namespace a Metal3 claim's ``spec.pool`` names, if it names one."""
+
+    @property
+    def recorded(self) -> str | None:
+        """The address this controller recorded on the claim (canonical text), if any."""
+        text = self.meta.annotations.get(resources.RECORDED_ADDRESS_ANNOTATION)
+        return addresses.canonical_text(text) if text else None
 
     @property
     def key(self) -> ledger.ClaimKey:
@@ -184,7 +198,9 @@ def claim_record(flavour: resources.Flavour, body: Body) -> ClaimRecord:
         served = True
         address_name = _str(as_map(status.get("address")).get("name"))
         cluster_name = meta.labels.get(resources.CLUSTER_NAME_LABEL, "")
+        pool_namespace = _str(pool_ref.get("namespace"))
     else:
+        pool_namespace = ""
         pool_ref = as_map(spec.get("poolRef"))
         served = (
             pool_ref.get("apiGroup") == resources.METAL3_GROUP
@@ -207,6 +223,7 @@ def claim_record(flavour: resources.Flavour, body: Body) -> ClaimRecord:
         if isinstance(conditions, list)
         else (),
         body=body,
+        pool_namespace=pool_namespace,
     )
 
 
@@ -261,9 +278,111 @@ def address_record(flavour: resources.Flavour, body: Body) -> AddressRecord:
     )
 
 
-def owner_reference(api_version: str, kind: str, meta: Meta) -> dict[str, Any]:
-    """An ownerReference without ``controller`` or ``blockOwnerDeletion``, as upstream writes."""
-    return {"apiVersion": api_version, "kind": kind, "name": meta.name, "uid": meta.uid}
+Owner = tuple[str, str, str, bool, bool]
+"""An ownerReference, reduced: (kind, name, uid, controller, blockOwnerDeletion)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressFact:
+    """An IPAddress of either kind, reduced to what the controller keeps in memory for it.
+
+    One is kept for every IPAddress of our pools, so it holds plain strings and tuples,
+    never a reference into the body it was read from.
+    """
+
+    kind: resources.ClaimKind
+    namespace: str
+    name: str
+    uid: str
+    address: str
+    pool_name: str
+    claim_name: str
+    ours: bool
+    """It carries our finalizer."""
+    deleting: bool
+    delete_for_move: bool
+    created: str
+    owners: tuple[Owner, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def claim(self) -> ledger.ClaimKey:
+        return ledger.ClaimKey(self.kind, self.claim_name)
+
+    @property
+    def identity(self) -> ledger.ObjectId:
+        return (self.kind, self.name)
+
+    @property
+    def holding(self) -> ledger.Holding:
+        return ledger.Holding(address=self.address, claim=self.claim, object_name=self.name)
+
+
+def address_fact(record: AddressRecord) -> AddressFact:
+    meta = record.meta
+    return AddressFact(
+        kind=record.flavour.kind,
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid,
+        address=record.address,
+        pool_name=record.pool_name,
+        claim_name=record.claim_name,
+        ours=record.has_finalizer,
+        deleting=meta.deleting,
+        delete_for_move=meta.delete_for_move,
+        created=meta.creation,
+        owners=tuple(
+            (
+                _str(o.get("kind")),
+                _str(o.get("name")),
+                _str(o.get("uid")),
+                o.get("controller") is True,
+                o.get("blockOwnerDeletion") is True,
+            )
+            for o in meta.owner_references
+        ),
+        labels=tuple(sorted(meta.labels.items())),
+    )
+
+
+def owner_reference(
+    api_version: str, kind: str, meta: Meta, *, controller: bool | None = None
+) -> dict[str, Any]:
+    """An ownerReference; without flags (``controller`` None) as Metal3 IPAM writes them.
+
+    With ``controller`` set, ``blockOwnerDeletion`` is set too, as the Cluster API IPAM
+    contract asks of an IPAddress (controller: the claim; not controller: the pool).
+    """
+    ref: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": meta.name,
+        "uid": meta.uid,
+    }
+    if controller is not None:
+        ref["controller"] = controller
+        ref["blockOwnerDeletion"] = True
+    return ref
+
+
+def address_owners(flavour: resources.Flavour, pool: Meta, claim: Meta) -> list[dict[str, Any]]:
+    """The ownerReferences an IPAddress of this kind carries: the pool, then the claim."""
+    contract = flavour.kind == "capi"
+    return [
+        owner_reference(
+            resources.IPPOOL.api_version,
+            resources.IPPOOL.kind,
+            pool,
+            controller=False if contract else None,
+        ),
+        owner_reference(
+            flavour.claim.api_version,
+            flavour.claim.kind,
+            claim,
+            controller=True if contract else None,
+        ),
+    ]
 
 
 def address_body(
@@ -304,10 +423,7 @@ def address_body(
         "name": object_name,
         "namespace": pool.meta.namespace,
         "finalizers": [flavour.address_finalizer],
-        "ownerReferences": [
-            owner_reference(resources.IPPOOL.api_version, resources.IPPOOL.kind, pool.meta),
-            owner_reference(flavour.claim.api_version, flavour.claim.kind, claim.meta),
-        ],
+        "ownerReferences": address_owners(flavour, pool.meta, claim.meta),
     }
     if claim.meta.labels:
         metadata["labels"] = dict(claim.meta.labels)
@@ -324,7 +440,11 @@ def address_body(
 
 @dataclass(frozen=True)
 class ClusterRecord:
-    """A Cluster API Cluster: only whether it is paused, and what an ownerRef to it needs."""
+    """A Cluster API Cluster: only whether it is paused, and what an ownerRef to it needs.
+
+    Paused follows the Cluster API contract: ``spec.paused`` or the
+    ``cluster.x-k8s.io/paused`` annotation on the Cluster.
+    """
 
     meta: Meta
     api_version: str
@@ -337,5 +457,5 @@ def cluster_record(body: Body) -> ClusterRecord:
     return ClusterRecord(
         meta=meta,
         api_version=_str(body.get("apiVersion")) or resources.CLUSTER.api_version,
-        paused=spec.get("paused") is True,
+        paused=spec.get("paused") is True or meta.paused,
     )

@@ -4,6 +4,10 @@
 versioned write is :class:`Conflict` (the caller re-reads and tries again); anything the
 server refuses is :class:`KubeError` carrying its status and message; a server that
 cannot be reached is :class:`Unreachable`. Bodies are plain dicts.
+
+Credentials are never trusted to last: a 401 makes the client read its kubeconfig (or the
+Pod's rotated ServiceAccount token) again and retry the request once, so rotated tokens and
+exec-plugin credentials keep working.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class Unreachable(KubeError):
 
 class Conflict(KubeError):
     """A versioned write lost a race: the object changed since it was read."""
+
+
+class NotLeading(KubeError):
+    """A write was refused before it was sent: this process does not hold the Lease now."""
 
 
 @dataclass(frozen=True)
@@ -117,16 +125,33 @@ def _path_of(resource: Resource, namespace: str | None) -> str:
 class Client:
     """Typed, async calls on the API server; one instance per process, shared by everybody."""
 
-    def __init__(self, api: k8s.ApiClient) -> None:
+    def __init__(self, api: k8s.ApiClient, *, kubeconfig: str | None = None) -> None:
         self.api = api
         self.custom = k8s.CustomObjectsApi(api)
+        self.kubeconfig = kubeconfig
+        self.may_write: Callable[[], bool] | None = None
+        """When set and answering False, every write fails with :class:`NotLeading`."""
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> Client:
         configuration = await connection.load_configuration(kubeconfig)
         api = k8s.ApiClient(configuration)
         _read_environment_once(api)
-        return cls(api)
+        return cls(api, kubeconfig=kubeconfig)
+
+    async def reauthenticate(self) -> bool:
+        """Read the credentials again; True when they changed (worth a retry)."""
+        try:
+            fresh = await connection.load_configuration(self.kubeconfig)
+        except connection.ConfigurationError:
+            return False
+        current = self.api.configuration
+        before = await current.get_api_key_with_prefix("BearerToken")
+        current.api_key = dict(fresh.api_key)
+        current.api_key_prefix = dict(fresh.api_key_prefix)
+        current.refresh_api_key_hook = fresh.refresh_api_key_hook
+        after = await current.get_api_key_with_prefix("BearerToken")
+        return bool(after) and after != before
 
     @property
     def server(self) -> str:
@@ -137,7 +162,12 @@ class Client:
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            return await fn(*args, **kwargs)
+            try:
+                return await fn(*args, **kwargs)
+            except ApiException as err:
+                if err.status == 401 and await self.reauthenticate():
+                    return await fn(*args, **kwargs)
+                raise
         except ApiException as err:
             if err.status == 0 or err.status is None:
                 raise Unreachable(f"{what}: {err.reason}") from err
@@ -164,6 +194,26 @@ class Client:
         model handling) was a fifth of the controller's CPU in a burst of claims. The
         session, its TLS settings, proxy and credentials are the generated client's own.
         """
+        if method != "GET" and self.may_write is not None and not self.may_write():
+            raise NotLeading(f"{what}: not sent, this instance does not hold the Lease now")
+        status, reason, data = await self._request(what, method, path, body, content_type)
+        if status == 401 and await self.reauthenticate():
+            status, reason, data = await self._request(what, method, path, body, content_type)
+        if not 200 <= status <= 299:
+            failure = ApiException(status=status, reason=reason)
+            failure.body = data
+            raise _error(failure)
+        answer: Body = json.loads(data) if data else {}
+        return answer
+
+    async def _request(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        content_type: str,
+    ) -> tuple[int, str | None, bytes]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         authorization = await self.api.configuration.get_api_key_with_prefix("BearerToken")
         if authorization:
@@ -183,12 +233,7 @@ class Client:
                 reason = response.reason
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             raise self._unreachable(what, err) from err
-        if not 200 <= status <= 299:
-            failure = ApiException(status=status, reason=reason)
-            failure.body = data
-            raise _error(failure)
-        answer: Body = json.loads(data) if data else {}
-        return answer
+        return status, reason, data
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -279,29 +324,29 @@ class Client:
 
     async def delete(
         self, resource: Resource, namespace: str, name: str, *, uid: str | None = None
-    ) -> bool:
-        """Delete (only that incarnation, if ``uid`` is given); False when it was already gone."""
-        options: dict[str, Any] = {}
+    ) -> Body | None:
+        """Delete (only that incarnation, if ``uid`` is given).
+
+        Returns the object as the server answered (with ``deletionTimestamp`` while
+        finalizers hold it), or None when it was already gone (or is a newer incarnation).
+        """
+        options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             options["preconditions"] = {"uid": uid}
         try:
-            await self._call(
+            body = await self._send(
                 f"delete {resource} {namespace}/{name}",
-                self.custom.delete_namespaced_custom_object,
-                resource.group,
-                resource.version,
-                namespace,
-                resource.plural,
-                name,
-                body=options or None,
+                "DELETE",
+                _object_path(resource, namespace, name),
+                options,
             )
         except KubeError as err:
             if err.status == 404:
-                return False
+                return None
             if err.status == 409 and uid:  # a newer object of that name: not ours to delete
-                return False
+                return None
             raise
-        return True
+        return body
 
     async def patch(
         self,
@@ -354,30 +399,44 @@ class Client:
         body: Mapping[str, Any],
         change: Callable[[Sequence[str]], list[str]],
     ) -> Body | None:
-        """Rewrite ``metadata.finalizers`` with ``change`` under optimistic concurrency.
+        """Rewrite ``metadata.finalizers`` with ``change`` (see :meth:`update_metadata`)."""
 
-        The write carries the resourceVersion it was computed from; on a conflict the
-        object is read again and ``change`` re-applied. Returns the object as written (or
-        as found, when nothing had to change), None when it is gone.
+        def finalizers(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+            before = list(meta.get("finalizers") or [])
+            after = change(before)
+            return None if after == before else {"finalizers": after}
+
+        return await self.update_metadata(resource, body, finalizers)
+
+    async def update_metadata(
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        change: Callable[[Mapping[str, Any]], dict[str, Any] | None],
+    ) -> Body | None:
+        """Merge-patch ``metadata`` with what ``change`` asks, under optimistic concurrency.
+
+        ``change`` gets the object's current metadata and returns the metadata fields to
+        write (``finalizers`` whole, ``annotations``/``labels`` merged), or None when
+        nothing must change. The write carries the resourceVersion it was computed from; on
+        a conflict the object is read again and ``change`` asked again. Returns the object as
+        written (or as found, when nothing had to change), None when it is gone.
         """
         current: Mapping[str, Any] | None = body
         for _ in range(FINALIZER_ATTEMPTS):
             if current is None:
                 return None
             meta = current.get("metadata") or {}
-            namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-            before = list(meta.get("finalizers") or [])
-            after = change(before)
-            if after == before:
+            wanted = change(meta)
+            if not wanted:
                 return dict(current)
-            patch = {
-                "metadata": {"finalizers": after, "resourceVersion": meta.get("resourceVersion")}
-            }
+            namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+            patch = {"metadata": {**wanted, "resourceVersion": meta.get("resourceVersion")}}
             try:
                 return await self.patch(resource, namespace, name, patch)
             except Conflict:
                 current = await self.get(resource, namespace, name)
-        raise Conflict(f"finalizers of {resource} kept changing", status=409)
+        raise Conflict(f"metadata of {resource} kept changing", status=409)
 
     async def add_finalizer(
         self, resource: Resource, body: Mapping[str, Any], finalizer: str

@@ -2,6 +2,11 @@
 
 An Event is a courtesy to the user, so posting one never delays an allocation and a
 failure to post is logged, not raised. Events go to core/v1 (``""`` API group).
+
+Routine news is tallied, not posted one by one: a thousand allocations from one pool make
+one Event on the pool per window ("Allocated 1000 addresses: ..."), not a thousand writes.
+Problems are posted on the object they are about, once per distinct message (the callers
+keep track).
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ MAX_MESSAGE = 1024
 QUEUE_LIMIT = 10_000
 POSTERS = 4
 """Events posted at once: a burst of allocations must not leave its Events minutes behind."""
+TALLY_WINDOW = 5.0
+"""Seconds over which routine news about one object is gathered into one Event."""
+TALLY_EXAMPLES = 10
+"""At most this many items are named in a tallied Event."""
 
 EventType = Literal["Normal", "Warning"]
 
@@ -82,11 +91,14 @@ def event_body(event: Event, *, instance: str) -> dict[str, Any]:
 class Recorder:
     """Accepts Events at once and posts them from a few background tasks."""
 
-    def __init__(self, api: client.Client, *, instance: str) -> None:
+    def __init__(self, api: client.Client, *, instance: str, window: float = TALLY_WINDOW) -> None:
         self.api = api
         self.instance = instance
+        self.window = window
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.tasks: list[asyncio.Task[None]] = []
+        self.tallies: dict[tuple[str, str], tuple[Involved, str, list[str]]] = {}
+        """(uid, reason) -> (object, what is counted, items), until the next flush."""
 
     def record(self, involved: Involved, type_: EventType, reason: str, message: str) -> None:
         if not involved.meta.namespace or not involved.meta.name:
@@ -98,16 +110,44 @@ class Recorder:
                 "Event queue full; dropped %s %s on %s", type_, reason, involved.meta.name
             )
 
+    def tally(self, involved: Involved, reason: str, noun: str, item: str) -> None:
+        """Count one piece of routine news; one Normal Event per window says them all.
+
+        ``noun`` names what is counted in the plural ("addresses"); ``item`` says this one
+        ("10.0.0.5 to IPClaim c1").
+        """
+        key = (involved.meta.uid or involved.meta.name, reason)
+        found = self.tallies.get(key)
+        if found is None:
+            self.tallies[key] = (involved, noun, [item])
+        else:
+            found[2].append(item)
+
+    def flush(self) -> None:
+        """Queue one Event per tallied (object, reason)."""
+        tallies, self.tallies = self.tallies, {}
+        for (_, reason), (involved, noun, items) in tallies.items():
+            shown = ", ".join(items[:TALLY_EXAMPLES])
+            more = f" and {len(items) - TALLY_EXAMPLES} more" if len(items) > TALLY_EXAMPLES else ""
+            self.record(involved, "Normal", reason, f"{reason} {len(items)} {noun}: {shown}{more}")
+
     def start(self) -> None:
         if not self.tasks:
             self.tasks = [
                 asyncio.create_task(self._post_forever(), name=f"event-poster-{n}")
                 for n in range(POSTERS)
             ]
+            self.tasks.append(asyncio.create_task(self._flush_forever(), name="event-tally"))
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.window)
+            self.flush()
 
     async def stop(self, *, drain_timeout: float = 2.0) -> None:
         if not self.tasks:
             return
+        self.flush()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.queue.join(), timeout=drain_timeout)
         for task in self.tasks:

@@ -2,18 +2,24 @@
 
 The Lease follows the client-go convention (holderIdentity, leaseDurationSeconds,
 acquireTime, renewTime, leaseTransitions), so ``kubectl get lease`` reads as usual. A
-holder that fails to renew within ``renew_deadline`` has lost the lease; losing it is
-final for the process, which exits and restarts clean.
+holder that fails to renew within ``renew_deadline`` has lost the lease: it stops acting at
+once and tries to win it back, in the same process.
+
+:class:`Campaign` runs the election in a thread of its own, with its own event loop and
+its own connection: however busy the controller's event loop is, renewals are on time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,8 +169,13 @@ class Elector:
                 renewed = await asyncio.wait_for(
                     self.try_acquire_or_renew(), timeout=self.timing.renew_deadline
                 )
-            except (TimeoutError, client.KubeError) as err:
-                logger.warning("Could not renew the lease: %s", err or type(err).__name__)
+            except TimeoutError:
+                logger.warning(
+                    "Could not renew the lease: no answer within %.0fs.", self.timing.renew_deadline
+                )
+                renewed = None
+            except client.KubeError as err:
+                logger.warning("Could not renew the lease: %s", str(err) or type(err).__name__)
                 renewed = None
             if renewed:
                 last_renewal = loop.time()
@@ -198,3 +209,96 @@ class Elector:
             logger.info("Released the lease %s/%s.", self.namespace, self.name)
         except client.KubeError as err:
             logger.warning("Could not release the lease: %s", err)
+
+
+Listener = Callable[[bool, str], None]
+"""Told (in the thread of the campaign) when leadership is won (True) or lost (False, why)."""
+
+
+class Campaign:
+    """Leader election in a thread of its own: win, keep, lose, win again; release at the end."""
+
+    def __init__(
+        self,
+        kubeconfig: str | None,
+        *,
+        namespace: str,
+        name: str = LEASE_NAME,
+        identity: str | None = None,
+        timing: Timing = Timing(),
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity or default_identity()
+        self.timing = timing
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+
+    def start(self, listener: Listener) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(listener,), name="leader-election", daemon=True
+        )
+        self._thread.start()
+        self._started.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Give the lease back (if held) and end the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, listener: Listener) -> None:
+        asyncio.run(self._campaign(listener))
+
+    async def _campaign(self, listener: Listener) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._started.set()
+        api = await client.Client.connect(self.kubeconfig)
+        elector = Elector(
+            api,
+            namespace=self.namespace,
+            name=self.name,
+            identity=self.identity,
+            timing=self.timing,
+        )
+        try:
+            while not self._stop.is_set():
+                if not await self._until_stopped(elector.acquire()):
+                    break
+                listener(True, "")
+                kept = asyncio.ensure_future(elector.keep())
+                if not await self._until_stopped(kept):
+                    break
+                try:
+                    kept.result()
+                except LeadershipLost as lost:
+                    listener(False, str(lost))
+                except Exception as err:  # never leave the controller believing it leads
+                    logger.exception("Leader election failed")
+                    elector.leading = False
+                    listener(False, f"leader election failed: {err!r}")
+                await asyncio.sleep(self.timing.retry_period)
+        finally:
+            await elector.release()
+            await api.close()
+
+    async def _until_stopped(self, work: Any) -> bool:
+        """Run ``work`` until it ends (True) or the campaign is stopped (False)."""
+        assert self._stop is not None
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if task.done():
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, LeadershipLost, client.KubeError):
+            await task
+        return False

@@ -45,8 +45,21 @@ PAUSED_ANNOTATION = "cluster.x-k8s.io/paused"
 DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
 REQUESTED_IP_ANNOTATION = "ipAddress"
 
-CAPI_READY_CONDITION = "Ready"
-CAPI_ALLOCATED_REASON = "Allocated"
+OWN_PREFIX = "capi-ipam.dev"
+"""This controller's own annotations (and Kopf's bookkeeping) live under this prefix."""
+RECORDED_ADDRESS_ANNOTATION = f"{OWN_PREFIX}/address"
+"""On a claim: the address it holds, written with our finalizer. Metadata moves with
+``clusterctl move`` and status does not, so a moved claim still knows its address."""
+HELD_COUNT_ANNOTATION = f"{OWN_PREFIX}/held"
+"""On a pool: how many addresses it holds, so that a pool arriving by a move knows how many
+IPAddress objects are still on their way."""
+
+READY_CONDITION = "Ready"
+ALLOCATED_REASON = "Allocated"
+POOL_NOT_READY_REASON = "PoolNotReady"
+"""The Cluster API contract's reason for a claim whose pool cannot serve it yet."""
+CAPI_READY_CONDITION = READY_CONDITION
+CAPI_ALLOCATED_REASON = ALLOCATED_REASON
 
 ClaimKind = Literal["metal3", "capi"]
 

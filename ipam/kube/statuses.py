@@ -66,63 +66,102 @@ def _same_conditions(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str
 
 def claim_bound(claim: bodies.ClaimRecord, address_name: str, namespace: str) -> dict[str, Any]:
     """The status patch that binds a claim to its IPAddress (empty when already so)."""
-    status = bodies.as_map(claim.body.get("status"))
-    if claim.flavour.kind == "metal3":
-        address = bodies.as_map(status.get("address"))
-        patch: dict[str, Any] = {}
-        if address.get("name") != address_name or address.get("namespace") != namespace:
-            patch["address"] = {"name": address_name, "namespace": namespace}
-        if status.get("errorMessage"):
-            patch["errorMessage"] = None
-        return patch
-    return _capi_status(
+    return _claim_patch(
         claim,
         address_name=address_name,
-        ready=condition(
-            resources.CAPI_READY_CONDITION,
-            True,
-            resources.CAPI_ALLOCATED_REASON,
-            f"Address allocated from pool {claim.pool_name}",
-            generation=claim.meta.generation,
-            at=now(),
-        ),
+        namespace=namespace,
+        ready=True,
+        reason=resources.ALLOCATED_REASON,
+        message=f"Address allocated from pool {claim.pool_name}",
+        error=None,
     )
 
 
 def claim_failed(claim: bodies.ClaimRecord, message: str, reason: str) -> dict[str, Any]:
-    """The status patch that reports why a claim has no address (empty when already so)."""
-    status = bodies.as_map(claim.body.get("status"))
-    if claim.flavour.kind == "metal3":
-        return {} if status.get("errorMessage") == message else {"errorMessage": message}
-    return _capi_status(
-        claim,
-        address_name=claim.address_name or None,
-        ready=condition(
-            resources.CAPI_READY_CONDITION,
-            False,
-            reason,
-            message,
-            generation=claim.meta.generation,
-            at=now(),
-        ),
+    """The status patch that reports why a claim has no address (empty when already so).
+
+    The message goes to Metal3's ``errorMessage`` (clients treat any text there as a
+    failure) and to the ``Ready`` condition of both kinds.
+    """
+    return _claim_patch(
+        claim, address_name=None, ready=False, reason=reason, message=message, error=message
     )
 
 
-def _capi_status(
-    claim: bodies.ClaimRecord, *, address_name: str | None, ready: Mapping[str, Any]
+def claim_waiting(claim: bodies.ClaimRecord, reason: str, message: str) -> dict[str, Any]:
+    """The status patch for a claim that waits for something (no error: it is not failed)."""
+    return _claim_patch(
+        claim, address_name=None, ready=False, reason=reason, message=message, error=None
+    )
+
+
+def _claim_patch(
+    claim: bodies.ClaimRecord,
+    *,
+    address_name: str | None,
+    ready: bool,
+    reason: str,
+    message: str,
+    error: str | None,
+    namespace: str = "",
 ) -> dict[str, Any]:
-    patch: dict[str, Any] = {}
-    if address_name and claim.address_name != address_name:
-        patch["addressRef"] = {"name": address_name}
-    old = claim.condition(resources.CAPI_READY_CONDITION)
-    unchanged = (
-        old is not None
-        and all(old.get(k) == ready[k] for k in ("status", "reason", "message"))
-        and old.get("observedGeneration") == ready["observedGeneration"]
+    status = bodies.as_map(claim.body.get("status"))
+    condition = _changed_condition(
+        claim.conditions,
+        resources.READY_CONDITION,
+        ready,
+        reason,
+        message,
+        generation=claim.meta.generation,
     )
-    if not unchanged:
-        patch["conditions"] = merge_conditions(claim.conditions, [ready])
+    patch: dict[str, Any] = {}
+    if claim.flavour.kind == "metal3":
+        address = bodies.as_map(status.get("address"))
+        wanted_namespace = namespace or claim.meta.namespace
+        if address_name and (
+            address.get("name") != address_name or address.get("namespace") != wanted_namespace
+        ):
+            patch["address"] = {"name": address_name, "namespace": wanted_namespace}
+        if (status.get("errorMessage") or None) != error:
+            patch["errorMessage"] = error
+    elif address_name and claim.address_name != address_name:
+        patch["addressRef"] = {"name": address_name}
+    if condition is not None:
+        merged = merge_conditions(claim.conditions, [condition])
+        patch["conditions"] = merged
+        if claim.flavour.kind == "capi":
+            written = next(c for c in merged if c["type"] == resources.READY_CONDITION)
+            patch["deprecated"] = {"v1beta1": {"conditions": [_v1beta1(written)]}}
     return patch
+
+
+def _changed_condition(
+    existing: Sequence[Mapping[str, Any]],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    *,
+    generation: int,
+) -> dict[str, Any] | None:
+    """The condition to write, or None when the one there already says the same."""
+    wanted = condition(type_, status, reason, message, generation=generation, at=now())
+    for old in existing:
+        if old.get("type") == type_:
+            same = all(old.get(k) == wanted[k] for k in ("status", "reason", "message"))
+            if same and old.get("observedGeneration") == generation:
+                return None
+    return wanted
+
+
+def _v1beta1(cond: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition in Cluster API's v1beta1 shape (severity instead of observedGeneration)."""
+    result = {k: cond[k] for k in ("type", "status", "reason", "message", "lastTransitionTime")}
+    if cond["status"] == "False":
+        result["severity"] = (
+            "Warning" if cond["reason"] == resources.POOL_NOT_READY_REASON else "Error"
+        )
+    return result
 
 
 # --- pools -----------------------------------------------------------------------------------

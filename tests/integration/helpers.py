@@ -1,13 +1,16 @@
-"""What the integration tests share: resource names, waiting, and applying objects."""
+"""What the integration tests share: resource names, waiting, applying objects, the command line."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from e2e.cluster import Cluster
+from e2e.toolchain import REPO
 
 POOLS = "ippools.ipam.metal3.io"
 METAL3_CLAIMS = "ipclaims.ipam.metal3.io"
@@ -32,4 +35,16 @@ def apply_all(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
     """Apply the objects with one kubectl call."""
     cluster.kubectl(
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    )
+
+
+def ipam(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m ipam ARGS`` as a user runs it, output captured (stdout is not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ipam", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,21 +13,9 @@ from e2e import kubeconfig
 from e2e.cluster import Cluster
 from e2e.controlplane import ControlPlane
 from e2e.pytest_plugin import Controllers
-from e2e.toolchain import REPO
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import ipam, wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def ipam(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ipam", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def setup(cluster: Cluster, namespace: str) -> None:
@@ -74,15 +60,16 @@ def test_the_pools_command_shows_usage_and_who_holds_what(
         "pools", "-n", namespace, "--holders", f"--kubeconfig={source_cluster.kubeconfig_path}"
     )
     assert proc.returncode == 0, proc.stderr
-    header, row, *holders = proc.stdout.splitlines()
-    assert header.split() == ["NAMESPACE", "POOL", "PREFIX", "TOTAL", "USED", "FREE", "OBJECTS"]
-    assert row.split() == [namespace, "table", "table", "10", "2", "8", "2"]
-    held = {(line.split()[0], line.split()[1], line.split()[2]) for line in holders}
-    assert {kind_claim[1:] for kind_claim in held} == {
-        ("metal3", "claim=first"),
-        ("capi", "claim=second"),
-    }
-    assert {address for address, _, _ in held} == {"10.60.0.1", "10.60.0.2"}
+    header, row, holders_header, *holders = proc.stdout.splitlines()
+    assert header.split() == ["POOL", "USAGE", "TOTAL", "USED", "FREE", "STATUS"]
+    name, bar, *counts = row.split()
+    assert (name, len(bar), counts) == ("table", 20, ["20%", "10", "2", "8", "Ready"])
+    assert bar == "█" * 4 + "░" * 16
+    assert holders_header.split() == ["ADDRESS", "CLAIM", "OBJECT", "AGE"]
+    held = [line.split() for line in holders]
+    assert {claim for _, claim, _, _ in held} == {"IPClaim/first", "IPAddressClaim/second"}
+    assert [address for address, _, _, _ in held] == ["10.60.0.1", "10.60.0.2"]
+    assert {obj for _, _, obj, _ in held} == {"table-10-60-0-1", "table-10-60-0-2"}
 
 
 def test_metrics_show_each_pools_usage_and_the_allocations(
@@ -147,7 +134,30 @@ def test_run_explains_missing_crds_and_exits_3(bare_cluster: ControlPlane) -> No
     assert "ippools.ipam.metal3.io" in proc.stderr
 
 
-def test_the_pools_command_explains_missing_crds(bare_cluster: ControlPlane) -> None:
-    proc = ipam("pools", f"--kubeconfig={bare_cluster.kubeconfig_path}")
-    assert proc.returncode == 3
-    assert "CRDs" in proc.stderr
+@pytest.mark.parametrize("command", [["pools"], ["who", "10.0.0.1"], ["check-move"]])
+def test_the_inspection_commands_explain_missing_crds_and_exit_3(
+    bare_cluster: ControlPlane, command: list[str]
+) -> None:
+    proc = ipam(*command, f"--kubeconfig={bare_cluster.kubeconfig_path}")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "are the CRDs installed? kubectl apply -k crds" in proc.stderr
+    assert "ippools.ipam.metal3.io" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["pools"], ["who", "x"], ["check-move"]])
+def test_the_inspection_commands_explain_an_unreachable_api_server_and_exit_2(
+    tmp_path: Path, source_cluster: Cluster, command: list[str]
+) -> None:
+    _, ca = kubeconfig.read_server(source_cluster.kubeconfig_path)
+    config = kubeconfig.write_token(
+        tmp_path / "nowhere.kubeconfig",
+        name="nowhere",
+        server="https://127.0.0.1:1",
+        ca=Path(ca or ""),
+        token="x",
+    )
+    proc = ipam(*command, f"--kubeconfig={config}", "-n", "default")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "error: cannot reach the API server" in proc.stderr
+    assert "127.0.0.1:1" in proc.stderr

@@ -2,11 +2,13 @@
 
 The README promises a newcomer this command; this test runs exactly what ``make run``
 runs (``python -m e2e.local``) in a fresh state directory, checks that the examples get
-their addresses, then presses Ctrl-C and checks that nothing it started is left running.
+their addresses and that the README's ``ipam`` session gives what it shows, then presses
+Ctrl-C and checks that nothing it started is left running.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -37,6 +39,48 @@ def _processes_mentioning(text: str) -> list[int]:
         if text.encode() in seen:
             found.append(int(entry.name))
     return found
+
+
+def _ipam(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    return subprocess.run(
+        [sys.executable, "-m", "ipam", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _the_readmes_command_line_session(kubeconfig: Path, deadline: float) -> None:
+    """The README's ``ipam`` session on the examples gives what the README shows."""
+    unowned = ("host-1-fixed", "machine-1", "shared-md-b-0")
+    while True:
+        report = _ipam(kubeconfig, "check-move", "-o", "json")
+        held = [f for f in json.loads(report.stdout)["findings"] if f["kind"] == "IPAddress"]
+        if len(held) == len(unowned):
+            break
+        assert time.monotonic() < deadline, report.stdout
+        time.sleep(0.5)
+    human = _ipam(kubeconfig, "check-move")
+    assert human.returncode == 1
+    assert "6 problems: clusterctl move would lose what is listed above." in human.stdout
+    for name in unowned:
+        assert f"  ipaddressclaim.ipam.cluster.x-k8s.io/{name}\n" in human.stdout
+    pools = _ipam(kubeconfig, "pools", "--warn-at", "20")
+    assert "! shared-nodes: 20% used, 16 of 20 addresses free (warning at 20%)" in pools.stdout
+    assert "2^64 - 1" in pools.stdout
+    run_kubectl(
+        kubeconfig, "label", "ipaddressclaims.ipam.cluster.x-k8s.io", *unowned,
+        "clusterctl.cluster.x-k8s.io/move=",
+    )  # fmt: skip
+    fixed = _ipam(kubeconfig, "check-move")
+    assert fixed.returncode == 0, fixed.stdout
+    assert fixed.stdout.endswith(
+        "No problem: clusterctl move takes every pool, claim and address.\n"
+    )
 
 
 def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
@@ -82,6 +126,7 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
                 assert time.monotonic() < deadline, "".join(output)
                 time.sleep(0.5)
             assert _processes_mentioning(str(tmp_path)), "no etcd/apiserver under the state dir"
+            _the_readmes_command_line_session(kubeconfig, deadline)
         finally:
             local.send_signal(signal.SIGINT)
             code = local.wait(60)

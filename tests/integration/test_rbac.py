@@ -45,7 +45,8 @@ def test_service_account_may_do_what_the_controller_needs(
     ("verb", "resource"),
     [
         pytest.param("get", "secrets", id="read-secrets"),
-        pytest.param("delete", "ippools.ipam.metal3.io", id="delete-pools"),
+        pytest.param("delete", "ipclaims.ipam.metal3.io", id="delete-claims"),
+        pytest.param("update", "ippools.ipam.metal3.io", id="update-pools"),
         pytest.param("create", "ipclaims.ipam.metal3.io", id="create-claims"),
         pytest.param("update", "clusters.cluster.x-k8s.io", id="update-clusters"),
         pytest.param("create", "pods", id="create-pods"),

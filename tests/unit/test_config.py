@@ -52,19 +52,19 @@ def grants(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
 
 READ = {"get", "list", "watch"}
 CLUSTER_GRANTS = {
-    ("ipam.metal3.io", "ippools"): READ | {"patch", "update"},
-    ("ipam.metal3.io", "ipclaims"): READ | {"patch", "update"},
+    ("ipam.metal3.io", "ippools"): READ | {"patch", "delete"},
+    ("ipam.metal3.io", "ipclaims"): READ | {"patch"},
     ("ipam.metal3.io", "ippools/status"): {"patch"},
     ("ipam.metal3.io", "ipclaims/status"): {"patch"},
-    ("ipam.metal3.io", "ipaddresses"): READ | {"create", "delete", "patch", "update"},
-    ("ipam.cluster.x-k8s.io", "ipaddressclaims"): READ | {"patch", "update"},
-    ("ipam.cluster.x-k8s.io", "ipaddressclaims/status"): {"patch", "update"},
-    ("ipam.cluster.x-k8s.io", "ipaddresses"): READ | {"create", "delete", "patch", "update"},
-    ("cluster.x-k8s.io", "clusters"): READ,
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
-    ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
-    ("", "namespaces"): {"list", "watch"},
+    ("ipam.metal3.io", "ippools/finalizers"): {"update"},
+    ("ipam.metal3.io", "ipaddresses"): READ | {"create", "delete", "patch"},
+    ("ipam.cluster.x-k8s.io", "ipaddressclaims"): READ | {"patch"},
+    ("ipam.cluster.x-k8s.io", "ipaddressclaims/status"): {"patch"},
+    ("ipam.cluster.x-k8s.io", "ipaddressclaims/finalizers"): {"update"},
+    ("ipam.cluster.x-k8s.io", "ipaddresses"): READ | {"create", "delete", "patch"},
+    ("cluster.x-k8s.io", "clusters"): {"list", "watch"},
+    ("", "events"): {"create"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
 
 
@@ -199,6 +199,13 @@ def test_deployment_runs_the_controller_in_all_namespaces_with_leader_election()
     assert env["POD_NAMESPACE"] == {"fieldPath": "metadata.namespace"}
     assert env["POD_NAME"] == {"fieldPath": "metadata.name"}
     assert manager()["image"] == "capi-ipam:dev"
+
+
+def test_deployment_names_kopf_after_the_pod_so_no_passwd_entry_is_needed() -> None:
+    """Kopf takes its identity from POD_ID, else from getpass.getuser(), which fails for a
+    uid without a passwd entry: the controller would stop right after taking the Lease."""
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}) for e in manager()["env"]}
+    assert env["POD_ID"] == {"fieldPath": "metadata.name"}
 
 
 def test_deployment_arguments_are_ones_the_cli_accepts() -> None:

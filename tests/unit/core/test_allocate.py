@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from typing import Any
 
@@ -21,7 +20,7 @@ def pool_of(**spec: Any) -> pools.Pool:
 
 
 def book_of(*held: tuple[str, ledger.ClaimKey]) -> ledger.Ledger:
-    return ledger.Ledger(ledger.Holding(a, c, f"obj-{c.name}") for a, c in held)
+    return ledger.Ledger(ledger.Holding(a, c, f"obj-{c.name}-{a}") for a, c in held)
 
 
 def ask(
@@ -124,7 +123,7 @@ def test_a_claim_already_recorded_is_rebound_to_its_address() -> None:
     allocation = ask(pool_of(pools=TEN), book)
     assert allocation.rebound
     assert allocation.details.address == "10.0.0.15"
-    assert allocation.object_name == "obj-alice"
+    assert allocation.object_name == "obj-alice-10.0.0.15"
 
 
 @pytest.mark.parametrize(
@@ -369,19 +368,22 @@ def test_random_is_exhausted_like_sequential() -> None:
 
 
 def test_a_requested_address_deep_in_an_ipv6_slash_64_is_found_by_arithmetic() -> None:
+    # Walking these ranges would never end (2^64 addresses, then everything above fd01::):
+    # that the answers come at all is the proof; pytest's timeout fails a walk.
     pool = pool_of(pools=[{"subnet": "fd00::/64"}, {"start": "fd01::"}])
-    started = time.perf_counter()
-    for _ in range(100):
-        with pytest.raises(errors.RequestedIPOutOfBounds):
-            ask(pool, book_of(), requested="fc00::1")
-        ask(pool, book_of(), requested="fd01:ffff::1")
-    assert time.perf_counter() - started < 1.0
+    with pytest.raises(errors.RequestedIPOutOfBounds):
+        ask(pool, book_of(), requested="fc00::1")
+    found = ask(pool, book_of(), requested="fd01:ffff::1")
+    assert found.details.address == "fd01:ffff::1"
+    assert ask(pool, book_of(), requested="fd00::ffff:ffff:ffff:ffff").details.address == (
+        "fd00::ffff:ffff:ffff:ffff"
+    )
 
 
 def test_the_next_free_address_after_a_long_run_is_one_lookup() -> None:
     pool = pool_of(pools=[{"subnet": "fd00::/64"}])
     book = ledger.Ledger()
     for i in range(1, 5001):
-        book.add(ledger.Holding(f"fd00::{i:x}", ledger.ClaimKey("capi", f"c{i}"), "x"))
+        book.add(ledger.Holding(f"fd00::{i:x}", ledger.ClaimKey("capi", f"c{i}"), f"x{i}"))
     assert len(book.used_keys) == 1
     assert ask(pool, book).details.address == "fd00::1389"

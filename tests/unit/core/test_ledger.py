@@ -12,7 +12,10 @@ ALICE_CAPI = ledger.ClaimKey("capi", "alice")
 
 
 def holding(address: str, claim: ledger.ClaimKey) -> ledger.Holding:
-    return ledger.Holding(address, claim, f"pfx-{address.replace('.', '-').replace(':', '-')}")
+    """An object per claim and address (two pools' objects may record one address)."""
+    return ledger.Holding(
+        address, claim, f"{claim.name}-{address.replace('.', '-').replace(':', '-')}"
+    )
 
 
 def test_an_added_holding_is_found_by_address_and_by_claim() -> None:
@@ -48,7 +51,7 @@ def test_a_second_claim_on_an_address_is_a_conflict_not_an_overwrite() -> None:
 def test_removing_the_first_holder_of_a_conflict_keeps_the_address_used() -> None:
     first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
     book = ledger.Ledger([first, second])
-    book.remove("10.0.0.1", ALICE)
+    book.remove(first)
     assert book.holder_of("10.0.0.1") == second
     assert book.is_used("10.0.0.1")
     assert addresses.key_of("10.0.0.1") in book.used_keys
@@ -77,8 +80,9 @@ def test_a_claim_holding_two_addresses_is_reported() -> None:
 
 
 def test_a_removed_address_is_free_again() -> None:
-    book = ledger.Ledger([holding("10.0.0.1", ALICE)])
-    book.remove("10.0.0.1", ALICE)
+    held = holding("10.0.0.1", ALICE)
+    book = ledger.Ledger([held])
+    book.remove(held)
     assert not book.is_used("10.0.0.1")
     assert book.held_by(ALICE) is None
     assert book.used == 0
@@ -86,16 +90,17 @@ def test_a_removed_address_is_free_again() -> None:
 
 
 @pytest.mark.parametrize(
-    ("address", "claim"),
+    "other",
     [
-        pytest.param("10.0.0.2", ALICE, id="other-address"),
-        pytest.param("10.0.0.1", BOB, id="other-claim"),
-        pytest.param("garbage", ALICE, id="garbage-address"),
+        pytest.param(ledger.Holding("10.0.0.2", ALICE, "alice-10-0-0-1"), id="other-address"),
+        pytest.param(ledger.Holding("10.0.0.1", BOB, "alice-10-0-0-1"), id="other-claim"),
+        pytest.param(ledger.Holding("10.0.0.1", ALICE, "pfx-other"), id="other-object"),
+        pytest.param(ledger.Holding("garbage", ALICE, "alice-10-0-0-1"), id="garbage-address"),
     ],
 )
-def test_removing_what_is_not_held_changes_nothing(address: str, claim: ledger.ClaimKey) -> None:
+def test_removing_what_is_not_recorded_changes_nothing(other: ledger.Holding) -> None:
     book = ledger.Ledger([holding("10.0.0.1", ALICE)])
-    book.remove(address, claim)
+    book.remove(other)
     assert book.held_by(ALICE) is not None
     assert book.used == 1
 
@@ -106,7 +111,7 @@ def test_addresses_are_compared_by_value_not_by_spelling() -> None:
     held = book.held_by(ALICE)
     assert held is not None
     assert held.address == "fd00::1"
-    book.remove("fd00:0:0:0:0:0:0:1", ALICE)
+    book.remove(ledger.Holding("fd00:0:0:0:0:0:0:1", ALICE, "pfx-fd00--1"))
     assert book.used == 0
 
 
@@ -129,17 +134,49 @@ def test_holdings_lists_every_holding_including_conflicts() -> None:
     assert sorted(ledger.Ledger(everything).holdings(), key=repr) == sorted(everything, key=repr)
 
 
-def test_a_changed_object_name_replaces_the_old_one() -> None:
+def test_two_objects_of_one_claim_are_two_holdings() -> None:
     book = ledger.Ledger([ledger.Holding("10.0.0.1", ALICE, "old")])
     book.add(ledger.Holding("10.0.0.1", ALICE, "new"))
-    held = book.held_by(ALICE)
-    assert held is not None
-    assert held.object_name == "new"
+    assert len(book) == 2
+    assert book.used == 1
+    assert book.conflicts() == []
+    assert [h.object_name for h in book.holdings_of(ALICE)] == ["old", "new"]
+
+
+def test_removing_one_of_two_objects_of_one_claim_and_address_keeps_the_holding() -> None:
+    kept, twin = (
+        ledger.Holding("10.0.0.1", ALICE, "kept"),
+        ledger.Holding("10.0.0.1", ALICE, "twin"),
+    )
+    book = ledger.Ledger([kept, twin])
+    book.remove(twin)
+    assert book.held_by(ALICE) == kept
+    assert book.is_used("10.0.0.1")
+    assert book.used == 1
     assert len(book) == 1
+
+
+def test_an_object_recorded_again_replaces_what_it_said_before() -> None:
+    book = ledger.Ledger([ledger.Holding("10.0.0.1", ALICE, "obj")])
+    book.add(ledger.Holding("10.0.0.2", BOB, "obj"))
+    assert book.held_by(ALICE) is None
+    assert not book.is_used("10.0.0.1")
+    assert book.holder_of("10.0.0.2") == ledger.Holding("10.0.0.2", BOB, "obj")
+    assert len(book) == 1
+
+
+def test_objects_of_both_kinds_may_share_a_name() -> None:
+    metal3 = ledger.Holding("10.0.0.1", ALICE, "same")
+    capi = ledger.Holding("10.0.0.2", ALICE_CAPI, "same")
+    book = ledger.Ledger([metal3, capi])
+    assert len(book) == 2
+    book.remove_object(("capi", "same"))
+    assert book.held_by(ALICE) == metal3
+    assert book.held_by(ALICE_CAPI) is None
 
 
 def test_copy_is_independent() -> None:
     book = ledger.Ledger([holding("10.0.0.1", ALICE)])
     twin = book.copy()
-    twin.remove("10.0.0.1", ALICE)
+    twin.remove(holding("10.0.0.1", ALICE))
     assert book.is_used("10.0.0.1")

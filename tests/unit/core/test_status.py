@@ -19,7 +19,7 @@ POOL = pools.Pool.from_spec(
 
 
 def book_of(*held: tuple[str, ledger.ClaimKey]) -> ledger.Ledger:
-    return ledger.Ledger(ledger.Holding(a, c, "x") for a, c in held)
+    return ledger.Ledger(ledger.Holding(a, c, f"x-{c.kind}-{c.name}-{a}") for a, c in held)
 
 
 def project(

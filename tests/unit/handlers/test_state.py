@@ -10,6 +10,8 @@ from ipam.core import ledger
 from ipam.handlers import state
 from ipam.kube import bodies, resources
 
+C1 = ledger.ClaimKey("metal3", "c1")
+
 
 def address(
     name: str,
@@ -20,7 +22,7 @@ def address(
     uid: str = "u1",
     flavour: resources.Flavour = resources.METAL3,
     created: str = "2026-01-01T00:00:00Z",
-) -> bodies.AddressRecord:
+) -> bodies.AddressFact:
     spec: dict[str, Any]
     if flavour.kind == "metal3":
         spec = {"address": ip, "pool": {"name": pool}, "claim": {"name": claim}}
@@ -30,13 +32,24 @@ def address(
             "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": pool},
             "claimRef": {"name": claim},
         }
-    return bodies.address_record(
+    record = bodies.address_record(
         flavour,
         {
-            "metadata": {"name": name, "namespace": "ns", "uid": uid, "creationTimestamp": created},
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "uid": uid,
+                "creationTimestamp": created,
+                "finalizers": [flavour.address_finalizer],
+                "ownerReferences": [
+                    {"kind": "IPPool", "name": pool, "uid": "p", "controller": False}
+                ],
+                "labels": {"b": "2", "a": "1"},
+            },
             "spec": spec,
         },
     )
+    return bodies.address_fact(record)
 
 
 def pool(name: str, *entries: dict[str, str], prefix: str | None = None) -> bodies.PoolRecord:
@@ -48,14 +61,22 @@ def pool(name: str, *entries: dict[str, str], prefix: str | None = None) -> bodi
     )
 
 
+def test_a_fact_keeps_plain_values_only() -> None:
+    fact = address("a", "FD00::0:1", "c1")
+    assert fact.address == "fd00::1"
+    assert fact.ours
+    assert fact.owners == (("IPPool", "pool1", "p", False, False),)
+    assert fact.labels == (("a", "1"), ("b", "2"))
+    assert fact.identity == ("metal3", "a")
+
+
 def test_an_observed_address_is_held_in_its_pools_ledger() -> None:
     registry = state.Registry()
     changed = registry.observe_address(address("a", "10.0.0.1", "c1"))
-    book = registry.pool("ns", "pool1").book
-    assert changed is registry.pool("ns", "pool1")
-    assert book.held_by(ledger.ClaimKey("metal3", "c1")) == ledger.Holding(
-        "10.0.0.1", ledger.ClaimKey("metal3", "c1"), "a"
-    )
+    pool_state = registry.pool("ns", "pool1")
+    assert changed is pool_state
+    assert pool_state.book.held_by(C1) == ledger.Holding("10.0.0.1", C1, "a")
+    assert [f.name for f in pool_state.facts_of(C1)] == ["a"]
 
 
 def test_observing_the_same_address_again_changes_nothing() -> None:
@@ -74,40 +95,47 @@ def test_both_kinds_share_one_ledger_per_pool() -> None:
     assert book.held_by(ledger.ClaimKey("capi", "c1")) is not None
 
 
-def test_a_deleted_address_frees_its_ip() -> None:
+def test_a_deleted_address_frees_its_ip_and_an_idle_pool_state_is_dropped() -> None:
     registry = state.Registry()
     registry.observe_address(address("a", "10.0.0.1", "c1"))
-    freed = registry.forget_address("metal3", "ns", "a", "u1")
-    assert freed is registry.pool("ns", "pool1")
-    assert not freed.book.is_used("10.0.0.1")
+    found = registry.forget_address("metal3", "ns", "a", "u1")
+    assert found is not None
+    pool_state, fact = found
+    assert fact.name == "a"
+    assert not pool_state.book.is_used("10.0.0.1")
+    registry.drop_if_idle(pool_state)
+    assert registry.find_pool("ns", "pool1") is None, "nothing left to remember"
 
 
 def test_the_deletion_of_an_older_incarnation_does_not_forget_the_newer_one() -> None:
     registry = state.Registry()
-    registry.observe_address(address("a", "10.0.0.1", "c2", uid="new"))
+    registry.observe_address(address("a", "10.0.0.1", "c1", uid="new"))
     assert registry.forget_address("metal3", "ns", "a", "old") is None
     assert registry.pool("ns", "pool1").book.is_used("10.0.0.1")
 
 
 def test_an_address_of_another_providers_pool_is_ignored() -> None:
-    registry = state.Registry()
-    body = {
-        "metadata": {"name": "x", "namespace": "ns"},
-        "spec": {
-            "address": "10.0.0.1",
-            "poolRef": {"apiGroup": "example.com", "kind": "IPPool", "name": "pool1"},
-            "claimRef": {"name": "c"},
+    record = bodies.address_record(
+        resources.CAPI,
+        {
+            "metadata": {"name": "x", "namespace": "ns"},
+            "spec": {
+                "address": "10.0.0.1",
+                "poolRef": {"apiGroup": "other.io", "kind": "Pool", "name": "pool1"},
+                "claimRef": {"name": "c"},
+            },
         },
-    }
-    assert registry.observe_address(bodies.address_record(resources.CAPI, body)) is None
-    assert registry.pool("ns", "pool1").book.used == 0
-
-
-def test_a_fresh_list_drops_vanished_addresses_but_keeps_our_newest_creations() -> None:
+    )
     registry = state.Registry()
-    registry.observe_address(address("gone", "10.0.0.1", "c1"))
+    assert registry.observe_address(bodies.address_fact(record)) is None
+    assert not registry.pools
+
+
+def test_a_fresh_list_drops_vanished_addresses_but_keeps_those_seen_since() -> None:
+    registry = state.Registry()
+    registry.observe_address(address("old", "10.0.0.1", "c1"))
     listed_at = time.monotonic()
-    registry.observe_address(address("just-created", "10.0.0.2", "c2"))
+    registry.observe_address(address("newest", "10.0.0.2", "c2"))
     changed = registry.replace_addresses(
         "metal3", "ns", [address("listed", "10.0.0.3", "c3")], listed_at=listed_at
     )
@@ -120,41 +148,62 @@ def test_a_fresh_list_drops_vanished_addresses_but_keeps_our_newest_creations() 
 
 def test_a_list_of_one_kind_leaves_the_other_kind_alone() -> None:
     registry = state.Registry()
-    registry.observe_address(address("capi", "10.0.0.1", "c1", flavour=resources.CAPI))
-    registry.replace_addresses("metal3", "ns", [], listed_at=time.monotonic())
+    registry.observe_address(address("a", "10.0.0.1", "c1", flavour=resources.CAPI))
+    registry.replace_addresses("metal3", "ns", [], listed_at=time.monotonic() + 1)
     assert registry.pool("ns", "pool1").book.is_used("10.0.0.1")
 
 
-def test_overlapping_pools_of_a_namespace_are_found() -> None:
+def test_overlapping_and_name_clashing_pools_of_a_namespace_are_found_both_ways() -> None:
     registry = state.Registry()
-    a = registry.observe_pool(pool("a", {"start": "10.0.0.1", "end": "10.0.0.10"}))
-    b = registry.observe_pool(pool("b", {"start": "10.0.0.10", "end": "10.0.0.20"}))
-    c = registry.observe_pool(pool("c", {"start": "10.0.1.1", "end": "10.0.1.20"}))
+    a = registry.observe_pool(pool("a", {"start": "10.0.0.1", "end": "10.0.0.9"}))
+    b = registry.observe_pool(pool("b", {"start": "10.0.0.5", "end": "10.0.0.20"}))
+    c = registry.observe_pool(pool("c", {"start": "10.9.0.1", "end": "10.9.0.9"}, prefix="a"))
     assert registry.overlapping(a) == [b]
+    assert registry.overlapping(b) == [a]
     assert registry.overlapping(c) == []
+    assert registry.name_clashing(a) == [c]
+    assert registry.name_clashing(c) == [a]
+    assert registry.name_clashing(b) == []
 
 
-def test_claims_remember_their_pool_and_whether_they_wait() -> None:
+def test_a_reservation_holds_an_address_until_taken_back_and_its_object_replaces_it() -> None:
     registry = state.Registry()
-    claim = bodies.claim_record(
-        resources.METAL3,
-        {"metadata": {"name": "c1", "namespace": "ns"}, "spec": {"pool": {"name": "p"}}},
-    )
-    registry.note_claim(claim, waiting=True)
-    assert registry.pool("ns", "p").waiting() == [ledger.ClaimKey("metal3", "c1")]
-    registry.note_claim(claim, waiting=False)
-    assert registry.pool("ns", "p").waiting() == []
-    registry.forget_claim("ns", claim.key)
-    assert registry.pool("ns", "p").claims == {}
+    pool_state = registry.pool("ns", "pool1")
+    reserved = ledger.Holding("10.0.0.1", C1, "a")
+    pool_state.reserve(reserved)
+    assert pool_state.book.is_used("10.0.0.1")
+    assert pool_state.facts_of(C1) == [], "a reservation is no object"
+    pool_state.unreserve(reserved)
+    assert not pool_state.book.is_used("10.0.0.1")
+    pool_state.reserve(reserved)
+    registry.observe_address(address("a", "10.0.0.1", "c1"))
+    pool_state.unreserve(reserved)
+    assert pool_state.book.is_used("10.0.0.1"), "the object that arrived stays"
+    assert len(pool_state.book) == 1
+
+
+def test_forgetting_a_claim_drops_its_reservations_and_waits_but_not_its_objects() -> None:
+    registry = state.Registry()
+    pool_state = registry.pool("ns", "pool1")
+    registry.observe_address(address("a", "10.0.0.1", "c1"))
+    pool_state.reserve(ledger.Holding("10.0.0.2", C1, "b"))
+    pool_state.waiting.add(C1)
+    pool_state.first_unbound[C1] = 1.0
+    registry.wrote_claim("ns", C1, "7")
+    registry.forget_claim("ns", C1)
+    assert pool_state.book.is_used("10.0.0.1")
+    assert not pool_state.book.is_used("10.0.0.2")
+    assert not pool_state.waiting
+    assert not pool_state.first_unbound
+    assert not registry.stale_claim("ns", C1, "3")
 
 
 def test_a_claim_body_older_than_our_last_write_is_stale() -> None:
     registry = state.Registry()
-    key = ledger.ClaimKey("metal3", "c1")
-    registry.wrote_claim("ns", key, "100")
-    assert registry.stale_claim("ns", key, "99")
-    assert not registry.stale_claim("ns", key, "100")
-    assert not registry.stale_claim("ns", ledger.ClaimKey("capi", "c1"), "1")
+    registry.wrote_claim("ns", C1, "10")
+    assert registry.stale_claim("ns", C1, "9")
+    assert not registry.stale_claim("ns", C1, "10")
+    assert not registry.stale_claim("ns", C1, "11")
 
 
 def test_locks_of_several_pools_are_taken_in_one_order_so_crossed_requests_do_not_deadlock() -> (
@@ -164,72 +213,24 @@ def test_locks_of_several_pools_are_taken_in_one_order_so_crossed_requests_do_no
     a, b = registry.pool("ns", "a"), registry.pool("ns", "b")
     order: list[str] = []
 
-    async def take(first: state.PoolState, second: state.PoolState, tag: str) -> None:
+    async def take(first: state.PoolState, second: state.PoolState, name: str) -> None:
         async with registry.locked([first, second]):
-            order.append(tag)
+            order.append(name)
             await asyncio.sleep(0.01)
 
     async def both() -> None:
-        await asyncio.wait_for(asyncio.gather(take(a, b, "ab"), take(b, a, "ba")), timeout=2)
+        await asyncio.wait_for(asyncio.gather(take(a, b, "ab"), take(b, a, "ba")), timeout=5)
 
     asyncio.run(both())
     assert sorted(order) == ["ab", "ba"]
 
 
-def test_reconciles_of_one_claim_take_turns() -> None:
+def test_a_cluster_change_is_reported_only_when_pausing_changes() -> None:
     registry = state.Registry()
-    key = ledger.ClaimKey("metal3", "c1")
-    inside = 0
-    most = 0
-
-    async def one() -> None:
-        nonlocal inside, most
-        async with registry.claim_turn("ns", key):
-            inside += 1
-            most = max(most, inside)
-            await asyncio.sleep(0.005)
-            inside -= 1
-
-    async def many() -> None:
-        await asyncio.gather(*(one() for _ in range(5)))
-
-    asyncio.run(many())
-    assert most == 1
-    assert registry.claim_locks == {}
-
-
-def test_a_claim_holding_two_addresses_keeps_the_oldest_whoever_saw_them_first() -> None:
-    older = address("p-10-0-0-9", "10.0.0.9", "c1", uid="u9", created="2026-01-01T00:00:01Z")
-    newer = address("p-10-0-0-2", "10.0.0.2", "c1", uid="u2", created="2026-01-01T00:00:02Z")
-    claim = ledger.ClaimKey("metal3", "c1")
-    for order in ([older, newer], [newer, older]):
-        registry = state.Registry()
-        for record in order:
-            registry.observe_address(record)
-        keep, extras = registry.pool("ns", "pool1").split_holdings(claim)
-        assert keep == older
-        assert extras == [newer]
-
-
-def test_created_in_the_same_second_the_name_decides_which_is_kept() -> None:
-    registry = state.Registry()
-    registry.observe_address(address("p-b", "10.0.0.2", "c1", uid="ub"))
-    registry.observe_address(address("p-a", "10.0.0.3", "c1", uid="ua"))
-    keep, extras = registry.pool("ns", "pool1").split_holdings(ledger.ClaimKey("metal3", "c1"))
-    assert keep is not None
-    assert (keep.meta.name, [e.meta.name for e in extras]) == ("p-a", ["p-b"])
-
-
-def test_a_reservation_is_taken_back_unless_its_object_was_seen() -> None:
-    registry = state.Registry()
-    pool_state = registry.pool("ns", "pool1")
-    claim = ledger.ClaimKey("metal3", "c1")
-    reserved = ledger.Holding("10.0.0.1", claim, "p-10-0-0-1")
-    pool_state.book.add(reserved)
-    pool_state.unreserve(reserved)
-    assert not pool_state.book.is_used("10.0.0.1")
-
-    pool_state.book.add(reserved)
-    registry.observe_address(address("p-10-0-0-1", "10.0.0.1", "c1"))
-    pool_state.unreserve(reserved)
-    assert pool_state.book.held_by(claim) == reserved
+    running = bodies.cluster_record({"metadata": {"name": "c", "namespace": "ns"}, "spec": {}})
+    paused = bodies.cluster_record(
+        {"metadata": {"name": "c", "namespace": "ns"}, "spec": {"paused": True}}
+    )
+    assert registry.observe_cluster(running)
+    assert not registry.observe_cluster(running)
+    assert registry.observe_cluster(paused)

@@ -186,7 +186,11 @@ def test_a_capi_ipaddress_has_upstreams_shape_without_dns() -> None:
         "kind": "IPAddressClaim",
         "name": "claim2",
         "uid": "capi-uid",
+        "controller": True,
+        "blockOwnerDeletion": True,
     }
+    assert body["metadata"]["ownerReferences"][0]["controller"] is False
+    assert body["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
     assert body["spec"] == {
         "address": "10.0.0.10",
         "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "pool1"},
@@ -195,7 +199,7 @@ def test_a_capi_ipaddress_has_upstreams_shape_without_dns() -> None:
     }
 
 
-def test_owner_references_never_claim_control() -> None:
+def test_metal3_owner_references_never_claim_control_as_upstream_writes_them() -> None:
     pool = bodies.pool_record(pool_body())
     claim = bodies.claim_record(resources.METAL3, metal3_claim())
     body = bodies.address_body(pool, claim, details(), "n")
@@ -212,13 +216,15 @@ def test_a_metal3_ipaddress_omits_a_zero_prefix_as_upstream_does() -> None:
     assert "gateway" not in body["spec"]
 
 
-def test_a_cluster_is_paused_only_by_its_spec() -> None:
+def test_a_cluster_is_paused_by_its_spec_or_by_the_annotation_as_the_contract_says() -> None:
     paused = bodies.cluster_record({"metadata": {"name": "c"}, "spec": {"paused": True}})
     annotated = bodies.cluster_record(
         {"metadata": {"name": "c", "annotations": {"cluster.x-k8s.io/paused": ""}}, "spec": {}}
     )
+    running = bodies.cluster_record({"metadata": {"name": "c"}, "spec": {"paused": False}})
     assert paused.paused
-    assert not annotated.paused
+    assert annotated.paused
+    assert not running.paused
 
 
 @pytest.mark.parametrize(

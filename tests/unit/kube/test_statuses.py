@@ -24,14 +24,38 @@ def capi(status: dict[str, Any] | None = None, generation: int = 1) -> bodies.Cl
     return bodies.claim_record(resources.CAPI, body)
 
 
-def test_binding_a_metal3_claim_sets_the_address_and_clears_the_error() -> None:
+def test_binding_a_metal3_claim_sets_the_address_clears_the_error_and_is_ready() -> None:
     patch = statuses.claim_bound(metal3({"errorMessage": "Exhausted IP Pools"}), "p-10-0-0-1", "ns")
-    assert patch == {"address": {"name": "p-10-0-0-1", "namespace": "ns"}, "errorMessage": None}
+    assert patch["address"] == {"name": "p-10-0-0-1", "namespace": "ns"}
+    assert patch["errorMessage"] is None
+    [ready] = patch["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "True", "Allocated")
 
 
 def test_binding_an_already_bound_metal3_claim_writes_nothing() -> None:
-    claim = metal3({"address": {"name": "p-10-0-0-1", "namespace": "ns"}})
+    first = statuses.claim_bound(metal3(), "p-10-0-0-1", "ns")
+    claim = metal3({"address": first["address"], "conditions": first["conditions"]})
     assert statuses.claim_bound(claim, "p-10-0-0-1", "ns") == {}
+
+
+def test_a_waiting_claim_says_why_without_an_error_message() -> None:
+    patch = statuses.claim_waiting(metal3(), "PoolNotReady", "IPPool p does not exist")
+    assert "errorMessage" not in patch
+    [ready] = patch["conditions"]
+    assert (ready["status"], ready["reason"]) == ("False", "PoolNotReady")
+
+
+def test_capi_claims_carry_the_ready_condition_for_v1beta1_readers_too() -> None:
+    patch = statuses.claim_waiting(capi(), "PoolNotReady", "IPPool p does not exist")
+    [old] = patch["deprecated"]["v1beta1"]["conditions"]
+    assert old["type"] == "Ready"
+    assert old["status"] == "False"
+    assert old["severity"] == "Warning"
+    assert "observedGeneration" not in old
+    bound = statuses.claim_bound(capi(), "p-10-0-0-1", "ns")
+    [ready] = bound["deprecated"]["v1beta1"]["conditions"]
+    assert ready["status"] == "True"
+    assert "severity" not in ready
 
 
 def test_binding_a_capi_claim_sets_address_ref_and_a_ready_condition_with_a_reason() -> None:
@@ -62,7 +86,10 @@ def test_a_failed_capi_claim_gets_ready_false_with_the_errors_reason() -> None:
 
 
 def test_the_same_failure_twice_writes_nothing_the_second_time() -> None:
-    assert statuses.claim_failed(metal3({"errorMessage": "x"}), "x", "AllocationFailed") == {}
+    once = statuses.claim_failed(metal3(), "x", "AllocationFailed")
+    assert once["errorMessage"] == "x"
+    twice = metal3({"errorMessage": "x", "conditions": once["conditions"]})
+    assert statuses.claim_failed(twice, "x", "AllocationFailed") == {}
     first = statuses.claim_failed(capi(), "x", "AllocationFailed")
     assert (
         statuses.claim_failed(capi({"conditions": first["conditions"]}), "x", "AllocationFailed")

@@ -1,0 +1,72 @@
+"""Pool conditions from facts: Ready with the first reason that applies, conflicts while true."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipam.core import conditions, errors
+
+HEALTHY = conditions.PoolFacts(name_prefix="p", total=10, free=4)
+
+
+@pytest.mark.parametrize(
+    ("facts", "reason", "status"),
+    [
+        pytest.param(HEALTHY, "Available", True, id="available"),
+        pytest.param(
+            conditions.PoolFacts(
+                problems=[errors.FieldError("spec.pools[0].end", "is before start")],
+                total=10,
+                free=4,
+            ),
+            "InvalidSpec",
+            False,
+            id="invalid-wins",
+        ),
+        pytest.param(conditions.PoolFacts(total=0, free=0), "NoAddresses", False, id="empty"),
+        pytest.param(
+            conditions.PoolFacts(total=10, free=0, awaiting=3),
+            "AwaitingAddresses",
+            False,
+            id="awaiting-before-exhausted",
+        ),
+        pytest.param(conditions.PoolFacts(total=10, free=0), "PoolExhausted", False, id="full"),
+    ],
+)
+def test_ready_takes_the_first_reason_that_applies(
+    facts: conditions.PoolFacts, reason: str, status: bool
+) -> None:
+    ready = conditions.ready(facts)
+    assert (ready.type, ready.reason, ready.status) == ("Ready", reason, status)
+
+
+def test_invalid_spec_names_each_field() -> None:
+    problems = [errors.FieldError(f"spec.pools[{i}].end", "is before start") for i in range(7)]
+    message = conditions.ready(conditions.PoolFacts(problems=problems)).message
+    assert "spec.pools[0].end: is before start" in message
+    assert "spec.pools[4].end" in message
+    assert "spec.pools[5].end" not in message, "at most five listed"
+
+
+def test_a_healthy_pool_has_only_ready() -> None:
+    assert [c.type for c in conditions.pool_conditions(HEALTHY)] == ["Ready"]
+
+
+def test_each_conflict_is_a_true_condition_naming_its_partners() -> None:
+    facts = conditions.PoolFacts(
+        name_prefix="p",
+        total=10,
+        free=4,
+        clashes=["q"],
+        overlaps=["r"],
+        duplicates=["10.0.0.1 held by a and b"],
+        out_of_range=[f"10.9.0.{i}" for i in range(7)],
+    )
+    found = {c.type: c for c in conditions.pool_conditions(facts)}
+    assert set(found) == {"Ready", "PrefixCollision", "Overlap", "DuplicateAddress", "OutOfRange"}
+    assert all(c.status for t, c in found.items() if t != "Ready")
+    assert "pool(s) q" in found["PrefixCollision"].message
+    assert "pool(s) r" in found["Overlap"].message
+    assert "10.0.0.1 held by a and b" in found["DuplicateAddress"].message
+    assert found["OutOfRange"].message.startswith("7 held address(es)")
+    assert "and 2 more" in found["OutOfRange"].message

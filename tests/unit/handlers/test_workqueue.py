@@ -1,0 +1,126 @@
+"""The work queue: each key once, never twice at a time, fair across shards, backed off."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+
+from ipam.handlers import workqueue
+
+T = TypeVar("T")
+
+
+def run(test: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(test(), timeout=30))
+
+
+def test_a_key_added_many_times_before_a_worker_takes_it_is_served_once() -> None:
+    async def scenario() -> list[str]:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue("t")
+        for key in ("a", "b", "a", "a", "b"):
+            queue.add(key)
+        got = [await queue.get(), await queue.get()]
+        assert len(queue) == 0
+        return got
+
+    assert run(scenario) == ["a", "b"]
+
+
+def test_a_key_added_while_processed_is_served_again_after_done_and_not_before() -> None:
+    async def scenario() -> None:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue("t")
+        queue.add("a")
+        assert await queue.get() == "a"
+        queue.add("a")
+        queue.add("a")
+        assert len(queue) == 0, "not queued while a worker has it"
+        assert queue.pending("a")
+        queue.done("a")
+        assert len(queue) == 1
+        assert await queue.get() == "a"
+        queue.done("a")
+        assert not queue.pending("a")
+
+    run(scenario)
+
+
+def test_shards_are_served_round_robin() -> None:
+    async def scenario() -> list[str]:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue("t", shard=lambda key: key[0])
+        for n in range(100):
+            queue.add(f"busy-{n}")
+        queue.add("quiet")
+        return [await queue.get() for _ in range(4)]
+
+    got = run(scenario)
+    assert got[:2] == ["busy-0", "quiet"], "the quiet shard's key is served second, not 101st"
+    assert got[2:] == ["busy-1", "busy-2"]
+
+
+def test_a_delayed_key_comes_after_those_added_now_and_the_earliest_delay_wins() -> None:
+    async def scenario() -> list[str]:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue("t")
+        queue.add_after("late", 0.2)
+        queue.add_after("late", 30)  # later than already pending: ignored
+        queue.add("now")
+        assert queue.delayed == 1
+        got = [await queue.get()]
+        queue.done("now")
+        got.append(await queue.get())
+        assert queue.delayed == 0
+        return got
+
+    assert run(scenario) == ["now", "late"]
+
+
+def test_waiting_workers_are_woken_by_a_key_one_each() -> None:
+    async def scenario() -> set[str]:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue("t")
+        workers = [asyncio.create_task(queue.get()) for _ in range(3)]
+        await asyncio.sleep(0)
+        queue.add("x")
+        queue.add("y")
+        done, pending = await asyncio.wait(workers, timeout=5, return_when=asyncio.ALL_COMPLETED)
+        assert len(done) == 2
+        assert len(pending) == 1
+        queue.shutdown()
+        with pytest.raises(workqueue.ShutDown):
+            await pending.pop()
+        return {task.result() for task in done}
+
+    assert run(scenario) == {"x", "y"}
+
+
+def test_retries_back_off_exponentially_per_key_and_forget_resets() -> None:
+    now = [0.0]
+
+    async def scenario() -> list[float]:
+        queue: workqueue.WorkQueue[str] = workqueue.WorkQueue(
+            "t",
+            limits=workqueue.Limits(base=1.0, cap=5.0, rate=1000, burst=1000),
+            clock=lambda: now[0],
+        )
+        delays = [queue.add_rate_limited("a") for _ in range(5)]
+        assert queue.failures("a") == 5
+        queue.forget("a")
+        delays.append(queue.add_rate_limited("a"))
+        assert queue.add_rate_limited("b") == 1.0, "another key has its own backoff"
+        queue.shutdown()
+        return delays
+
+    assert run(scenario) == [1.0, 2.0, 4.0, 5.0, 5.0, 1.0]
+
+
+def test_a_storm_of_retries_is_spread_by_the_shared_bucket() -> None:
+    async def scenario() -> list[float]:
+        queue: workqueue.WorkQueue[int] = workqueue.WorkQueue(
+            "t", limits=workqueue.Limits(base=0.001, cap=1.0, rate=10, burst=2), clock=lambda: 0.0
+        )
+        delays = [queue.add_rate_limited(n) for n in range(4)]
+        queue.shutdown()
+        return delays
+
+    assert run(scenario) == pytest.approx([0.001, 0.001, 0.1, 0.2])
