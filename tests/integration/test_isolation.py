@@ -94,6 +94,26 @@ def test_a_tests_controller_never_touches_another_tests_terminating_namespace(
     wait_for("the previous namespace to be gone", lambda: namespace_gone(clusters, old), 120)
 
 
+def test_a_controller_serving_named_namespaces_never_asks_for_the_clusters_namespaces(
+    source_cluster: Cluster, namespace: str, controllers: Controllers
+) -> None:
+    """The shipped RBAC grants no list on namespaces; a scoped controller needs none."""
+    runner = controllers.start()
+    apply_all(source_cluster, pool_and_claims(namespace, 1, held=False))
+
+    wait_for(
+        "the claim bound",
+        lambda: all(
+            (c.get("status") or {}).get("address")
+            for c in items(source_cluster, METAL3_CLAIMS, namespace)
+        ),
+    )
+
+    log = runner.log_tail(100_000)
+    assert '"namespaces" in API group "" at the cluster scope' not in log
+    assert "Not enough permissions to list namespaces" not in log
+
+
 def test_the_teardown_frees_held_objects_so_the_namespace_goes(
     clusters: dict[str, Cluster], source_cluster: Cluster
 ) -> None:
