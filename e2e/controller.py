@@ -4,6 +4,11 @@ The runner applies ``config/namespace.yaml`` and ``config/rbac/`` to the cluster
 the API server for a token of the ``ipam-manager`` ServiceAccount (TokenRequest), and
 starts the controller with a kubeconfig that holds only that token: every test that
 runs the controller also proves the permissions it ships with.
+
+A runner given ``namespaces`` serves only those (``--namespace`` each) and one given a
+``lease_name`` elects its leader on that Lease, so the controllers of one test never see
+another test's objects or wait for another test's Lease; flags a test passes itself
+(``--all-namespaces``, ``--leader-election-id=...``) win over these defaults.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import functools
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,16 +68,34 @@ def service_account_kubeconfig(
     )
 
 
-def default_command(metrics_port: int, health_port: int) -> list[str]:
+SCOPE_FLAGS = frozenset({"--namespace", "-n", "--all-namespaces", "-A"})
+LEASE_FLAGS = frozenset({"--leader-election-id"})
+
+
+def default_command(
+    metrics_port: int,
+    health_port: int,
+    *,
+    namespaces: Sequence[str] = (),
+    lease_name: str | None = None,
+) -> list[str]:
+    """``python -m ipam run`` on these ports, serving ``namespaces`` (default: all)."""
+    scope = [f"--namespace={ns}" for ns in namespaces] or ["--all-namespaces"]
+    lease = [f"--leader-election-id={lease_name}"] if lease_name else []
     return [
         sys.executable,
         "-m",
         "ipam",
         "run",
-        "--all-namespaces",
+        *scope,
+        *lease,
         f"--metrics-port={metrics_port}",
         f"--health-port={health_port}",
     ]
+
+
+def _flags(args: Sequence[str]) -> set[str]:
+    return {arg.split("=", 1)[0] for arg in args if arg.startswith("-")}
 
 
 class ControllerRunner:
@@ -84,23 +109,49 @@ class ControllerRunner:
         name: str = "main",
         command: Sequence[str] | None = None,
         extra_args: Sequence[str] = (),
+        namespaces: Sequence[str] = (),
+        lease_name: str | None = None,
     ) -> None:
         self.cluster = cluster
         self.name = name
         self.workdir = workdir
         self.metrics_port = ports.free_port()
         self.health_port = ports.free_port()
-        argv = list(command or default_command(self.metrics_port, self.health_port))
-        self.argv = argv + list(extra_args)
+        self.command = list(command) if command else None
+        self.extra_args = list(extra_args)
+        self.namespaces = namespaces
+        """Read at every start, so namespaces a test adds before starting are served too."""
+        self.lease_name = lease_name
         self._process: processes.Process | None = None
         self.log_path = workdir / f"controller-{cluster.name}-{name}.log"
+
+    @property
+    def argv(self) -> list[str]:
+        """The command line the next start runs."""
+        if self.command is not None:
+            return self.command + self.extra_args
+        own = _flags(self.extra_args)
+        base = default_command(
+            self.metrics_port,
+            self.health_port,
+            namespaces=() if own & SCOPE_FLAGS else tuple(self.namespaces),
+            lease_name=None if own & LEASE_FLAGS else self.lease_name,
+        )
+        if own & SCOPE_FLAGS:
+            base.remove("--all-namespaces")
+        return base + self.extra_args
 
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
-    def start(self, *, rbac: bool = True) -> ControllerRunner:
-        """Start the process (applying config/rbac first, unless ``rbac`` is False)."""
+    def start(self, args: Sequence[str] | None = None, *, rbac: bool = True) -> ControllerRunner:
+        """Start it (nothing when it runs); ``args`` replace the extra flags from now on.
+
+        config/rbac is applied first, unless ``rbac`` is False.
+        """
+        if args is not None:
+            self.extra_args = list(args)
         if self.running:
             return self
         if rbac:
@@ -123,9 +174,20 @@ class ControllerRunner:
         if self._process is not None:
             self._process.kill()
 
-    def restart(self) -> ControllerRunner:
+    def restart(self, args: Sequence[str] | None = None) -> ControllerRunner:
         self.stop()
-        return self.start()
+        return self.start(args)
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether /readyz on the health port answers 200, and what it answered."""
+        url = f"http://127.0.0.1:{self.health_port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.status == 200, f"/readyz: {answer.status}"
+        except urllib.error.HTTPError as err:
+            return False, f"/readyz: {err.code} {err.read().decode(errors='replace').strip()}"
+        except OSError as err:
+            return False, f"/readyz: {err}"
 
     @property
     def returncode(self) -> int | None:

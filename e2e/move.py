@@ -3,7 +3,8 @@
 clusterctl refuses to move a Cluster whose infrastructure is still provisioning or a
 Machine without a node. In the harness nothing provisions anything, so before moving,
 every Cluster in the namespace is marked provisioned through its status subresource and
-every Machine gets a nodeRef. Everything else is the real clusterctl.
+every Machine gets a nodeRef. Everything else is the real clusterctl, including its
+backup and restore (``--to-directory`` / ``--from-directory``).
 """
 
 from __future__ import annotations
@@ -70,8 +71,14 @@ def mark_provisioned(cluster: Cluster, namespace: str) -> None:
         )
 
 
-def clusterctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the pinned clusterctl offline: no version check, an empty config."""
+MOVE_TIMEOUT = 300.0
+
+
+def clusterctl(*args: str, timeout: float = MOVE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run the pinned clusterctl offline: no version check, an empty config.
+
+    Past ``timeout`` seconds it is killed and :class:`MoveError` carries what it printed.
+    """
     tools = ensure_tools()
     with tempfile.TemporaryDirectory(prefix="clusterctl-") as home:
         config = Path(home) / "clusterctl.yaml"
@@ -84,17 +91,36 @@ def clusterctl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
                 "HOME": home,
             }
         )
-        return subprocess.run(
-            [str(tools.clusterctl), *args, f"--config={config}"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            return subprocess.run(
+                [str(tools.clusterctl), *args, f"--config={config}"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as err:
+            printed = "".join(_text(part) for part in (err.stdout, err.stderr))
+            raise MoveError(
+                f"clusterctl {' '.join(args)} did not finish within {timeout:g} s:\n{printed}"
+            ) from None
 
 
-def move(source: Cluster, target: Cluster, namespace: str) -> str:
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def _checked(what: str, proc: subprocess.CompletedProcess[str]) -> str:
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise MoveError(f"{what} failed ({proc.returncode}):\n{output}")
+    return output
+
+
+def move(source: Cluster, target: Cluster, namespace: str, *, timeout: float = MOVE_TIMEOUT) -> str:
     """Move every Cluster API object of ``namespace`` from ``source`` to ``target``."""
     mark_provisioned(source, namespace)
     proc = clusterctl(
@@ -104,8 +130,46 @@ def move(source: Cluster, target: Cluster, namespace: str) -> str:
         f"--namespace={namespace}",
         "-v",
         "3",
+        timeout=timeout,
     )
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        raise MoveError(f"clusterctl move -n {namespace} failed ({proc.returncode}):\n{output}")
-    return output
+    return _checked(f"clusterctl move -n {namespace}", proc)
+
+
+def backup(
+    source: Cluster, directory: Path, namespace: str, *, timeout: float = MOVE_TIMEOUT
+) -> str:
+    """``clusterctl move --to-directory``: the namespace's objects as files; the source keeps them.
+
+    clusterctl pauses the namespace's Clusters while it writes and unpauses them after,
+    so a backup file of a Cluster says ``paused: true``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    mark_provisioned(source, namespace)  # clusterctl checks this before a backup too
+    proc = clusterctl(
+        "move",
+        f"--kubeconfig={source.kubeconfig_path}",
+        f"--to-directory={directory}",
+        f"--namespace={namespace}",
+        "-v",
+        "3",
+        timeout=timeout,
+    )
+    return _checked(f"clusterctl move -n {namespace} --to-directory", proc)
+
+
+def restore(target: Cluster, directory: Path, *, timeout: float = MOVE_TIMEOUT) -> str:
+    """``clusterctl move --from-directory``: create a backup's objects (without status) in ``target``.
+
+    Objects that already exist there are left as they are; restored Clusters are unpaused.
+    """
+    if not directory.is_dir():
+        raise MoveError(f"no backup directory {directory}")
+    proc = clusterctl(
+        "move",
+        f"--to-kubeconfig={target.kubeconfig_path}",
+        f"--from-directory={directory}",
+        "-v",
+        "3",
+        timeout=timeout,
+    )
+    return _checked("clusterctl move --from-directory", proc)

@@ -3,11 +3,14 @@
 A snapshot maps every claim of both kinds to the address it is bound to, and every
 address object of both kinds to its spec. It is built from whatever exists, so before
 the controller (or even its CRDs) exists it is simply empty, and two empty snapshots are
-equal.
+equal. A scenario with several namespaces snapshots all of them; the keys of the second
+and later are prefixed with their template name (``namespace2/IPClaim/a``), which is the
+same in every run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +90,18 @@ def snapshot(ledger: Ledger) -> dict[str, Any]:
         addresses[f"{METAL3_ADDRESS}/{name(address)}"] = address.get("spec") or {}
     for address in ledger.capi_addresses:
         addresses[f"{CAPI_ADDRESS}/{name(address)}"] = address.get("spec") or {}
+    return {"claims": claims, "addresses": addresses}
+
+
+def snapshot_of(client: ObjectClient, namespaces: Mapping[str, str]) -> dict[str, Any]:
+    """The snapshot of every namespace: template name -> namespace, ``namespace`` first."""
+    claims: dict[str, Any] = {}
+    addresses: dict[str, Any] = {}
+    for variable, namespace in namespaces.items():
+        prefix = "" if variable == "namespace" else f"{variable}/"
+        one = snapshot(read_ledger(client, namespace))
+        claims.update({prefix + key: value for key, value in one["claims"].items()})
+        addresses.update({prefix + key: value for key, value in one["addresses"].items()})
     return {"claims": claims, "addresses": addresses}
 
 

@@ -1,7 +1,9 @@
 """The conditions ``wait`` polls for and ``expect`` checks once; each raises Mismatch or returns.
 
 A condition body is rendered (``{{ namespace }}``...) and namespaced before it is checked,
-and each Mismatch carries expected beside found so the failure shows a diff.
+and each Mismatch carries expected beside found so the failure shows a diff. Values that
+are compared (``equals``, ``notEquals``) are rendered keeping a captured value's type, so
+``notEquals: "{{ used }}"`` compares a number with a number.
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ def absent(run: Run, cluster: str, body: Any) -> None:
 
 def jsonpaths(run: Run, cluster: str, body: Any) -> None:
     client = run.client(cluster)
-    for check in manifests.entries(run.render(body)):
+    for raw in manifests.entries(body):
+        check = run.render({k: v for k, v in raw.items() if k not in ("equals", "notEquals")})
+        for key in ("equals", "notEquals"):
+            if key in raw:
+                check[key] = run.render_value(raw[key])
         ref = ObjectRef.of(check["object"], run.namespace)
         found = client.get(ref)
         if found is None:
@@ -71,6 +77,13 @@ def jsonpaths(run: Run, cluster: str, body: Any) -> None:
                 found=shown,
                 path=check["path"],
             )
+        if "notEquals" in check and values and value == check["notEquals"]:
+            raise Mismatch(
+                f"{where}: expected anything but {check['notEquals']!r}, found it",
+                expected={"notEquals": check["notEquals"]},
+                found=value,
+                path=check["path"],
+            )
         if "matches" in check:
             text = " ".join(str(v) for v in values)
             if not re.search(check["matches"], text):
@@ -86,7 +99,18 @@ def count(run: Run, cluster: str, body: Any) -> None:
     for query in manifests.entries(run.render(body)):
         found = select(client, run.namespace, query)
         n = len(found)
-        bounds = {k: query[k] for k in ("equals", "atLeast", "atMost") if k in query}
+        bounds: dict[str, int] = {}
+        of: dict[str, str] = {}
+        for key in ("equals", "atLeast", "atMost"):
+            if isinstance(query.get(key), dict):
+                other = query[key]["count"]
+                on = other.get("cluster", cluster)
+                bounds[key] = len(select(run.client(on), run.namespace, other))
+                of[key] = (
+                    f" (the count of {_describe(other)}{'' if on == cluster else f' on {on}'})"
+                )
+            elif key in query:
+                bounds[key] = query[key]
         ok = (
             n == bounds.get("equals", n)
             and n >= bounds.get("atLeast", n)
@@ -96,7 +120,7 @@ def count(run: Run, cluster: str, body: Any) -> None:
             names = sorted(allocations.name(o) for o in found)
             shown = names[:20] + ([f"... {n - 20} more"] if n > 20 else [])
             raise Mismatch(
-                f"{_describe(query)}: {n} found, expected {_bounds(bounds)}",
+                f"{_describe(query)}: {n} found, expected {_bounds(bounds, of)}",
                 expected=bounds,
                 found={"count": n, "names": shown},
             )
@@ -120,17 +144,37 @@ def select(client: ObjectClient, namespace: str, query: dict[str, Any]) -> list[
 
 def events(run: Run, cluster: str, body: Any) -> None:
     client = run.client(cluster)
-    recorded = client.list(EVENT, run.namespace)
+    recorded: dict[str, list[dict[str, Any]]] = {}
     for wanted in run.render(body):
         involved = wanted["involvedObject"]
-        about = [e for e in recorded if _involves(e, involved)]
+        namespace = involved.get("namespace", run.namespace)
+        if namespace not in recorded:
+            recorded[namespace] = client.list(EVENT, namespace)
+        about = [e for e in recorded[namespace] if _involves(e, involved)]
+        if wanted.get("absent"):
+            matching_ones = [e for e in about if _event_matches(e, wanted)]
+            if matching_ones:
+                raise Mismatch(
+                    f"an Event about {involved['kind']} {involved['name']} matches, and none may",
+                    expected={"no Event like": _wanted_fields(wanted)},
+                    found=[_shown(e) for e in matching_ones],
+                )
+            continue
         if not any(_event_matches(e, wanted) for e in about):
-            shown = [{k: e.get(k) for k in ("type", "reason", "message") if k in e} for e in about]
+            shown = [_shown(e) for e in about]
             raise Mismatch(
                 f"no Event about {involved['kind']} {involved['name']} matches",
-                expected={k: v for k, v in wanted.items() if k != "involvedObject"},
+                expected=_wanted_fields(wanted),
                 found=shown or "(no Events about it)",
             )
+
+
+def _wanted_fields(wanted: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in wanted.items() if k not in ("involvedObject", "absent")}
+
+
+def _shown(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: event.get(k) for k in ("type", "reason", "message") if k in event}
 
 
 def _involves(event: dict[str, Any], involved: dict[str, Any]) -> bool:
@@ -148,7 +192,7 @@ def _event_matches(event: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def snapshot(run: Run, cluster: str, body: Any) -> None:
     recorded = run.snapshots[body]
-    current = allocations.snapshot(allocations.read_ledger(run.client(cluster), run.namespace))
+    current = allocations.snapshot_of(run.client(cluster), run.namespaces)
     if current != recorded:
         miss = matching.first_mismatch(recorded, current) or matching.first_mismatch(
             current, recorded
@@ -179,7 +223,7 @@ def unchanged(run: Run, cluster: str, body: Any) -> None:
     before = observe()
     deadline = time.monotonic() + float(body["seconds"])
     while time.monotonic() < deadline:
-        time.sleep(min(run.interval * 2, max(0.0, deadline - time.monotonic())))
+        run.sleep(min(run.interval * 2, max(0.0, deadline - time.monotonic())))
         after = observe()
         changed = sorted(
             key
@@ -216,7 +260,7 @@ def _refs(run: Run, body: Any) -> list[ObjectRef]:
 
 def _describe(query: dict[str, Any]) -> str:
     parts = [str(Kind(query["apiVersion"], query["kind"]))]
-    for key in ("name", "labelSelector", "fieldSelector"):
+    for key in ("namespace", "name", "labelSelector", "fieldSelector"):
         if key in query:
             parts.append(f"{key}={query[key]}")
     if "where" in query:
@@ -224,9 +268,9 @@ def _describe(query: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _bounds(bounds: dict[str, int]) -> str:
+def _bounds(bounds: dict[str, int], of: dict[str, str]) -> str:
     words = {"equals": "exactly", "atLeast": "at least", "atMost": "at most"}
-    return " and ".join(f"{words[k]} {v}" for k, v in bounds.items())
+    return " and ".join(f"{words[k]} {v}{of.get(k, '')}" for k, v in bounds.items())
 
 
 CONDITIONS: dict[str, Condition] = {

@@ -2,12 +2,17 @@
 
 ``HarnessEnvironment`` is the real thing: the session's clusters, the test's controller
 processes and the real ``clusterctl move`` from ``e2e/``. The runner's unit tests use an
-in-memory stand-in; scenarios always run on the real one.
+in-memory stand-in; scenarios always run on the real one. Background blocks call it from
+their own threads, so it keeps its bookkeeping under a lock; programs (controllers, API
+servers) are only ever started from the foreground, the main thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -15,6 +20,26 @@ import pytest
 from e2e.scenario.kube import KubectlClient, ObjectClient
 
 RESTARTS = {"apiserver": "restart_apiserver", "etcd": "restart_etcd", "all": "restart"}
+
+
+@dataclass(frozen=True)
+class ControllerLog:
+    """What a failure shows of one controller: its last lines and where the whole log is."""
+
+    label: str
+    """``main@source (running)``."""
+    tail: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A controller's state as a readiness step sees it."""
+
+    ready: bool
+    exit_code: int | None = None
+    """Set when the process has exited."""
+    detail: str = ""
 
 
 class Environment(Protocol):
@@ -29,23 +54,40 @@ class Environment(Protocol):
     def restart(self, cluster: str, component: str) -> None:
         """Restart ``apiserver``, ``etcd`` or ``all`` of a cluster, keeping its data."""
 
-    def move(self, source: str, target: str, namespace: str) -> None:
+    def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
         """``clusterctl move`` of one namespace."""
 
-    def controller(self, cluster: str, instance: str, action: str) -> None:
-        """``start``, ``stop``, ``kill`` or ``restart`` a controller instance on a cluster."""
+    def backup(self, source: str, directory: str, namespace: str, *, timeout: float) -> None:
+        """``clusterctl move --to-directory`` of one namespace into the run's backup ``directory``."""
 
-    def controller_logs(self, lines: int) -> dict[str, str]:
-        """The last lines of every controller started so far, by ``instance@cluster``."""
+    def restore(self, directory: str, target: str, *, timeout: float) -> None:
+        """``clusterctl move --from-directory`` of the run's backup ``directory``."""
+
+    def controller(
+        self, cluster: str, instance: str, action: str, args: Sequence[str] | None = None
+    ) -> None:
+        """``start``, ``stop``, ``kill`` or ``restart`` a controller instance on a cluster.
+
+        ``args`` (start and restart) replace the instance's extra flags from now on;
+        None keeps those it had.
+        """
+
+    def controller_probe(self, cluster: str, instance: str) -> Probe:
+        """Whether the instance answers /readyz with 200, or has exited."""
+
+    def controller_logs(self, lines: int) -> list[ControllerLog]:
+        """The last lines of every controller started so far, and its whole log's path."""
 
 
 class HarnessEnvironment:
     """:class:`Environment` over the fixtures of ``e2e.pytest_plugin``."""
 
-    def __init__(self, clusters: Mapping[str, Any], controllers: Any) -> None:
+    def __init__(self, clusters: Mapping[str, Any], controllers: Any, workdir: Path) -> None:
         self.clusters = clusters
         self.controllers = controllers
+        self.workdir = workdir
         self.started: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
 
     def cluster_names(self) -> list[str]:
         return list(self.clusters)
@@ -61,20 +103,54 @@ class HarnessEnvironment:
         except NotSupported as err:
             pytest.skip(f"needs a cluster the harness runs: {err}")
 
-    def move(self, source: str, target: str, namespace: str) -> None:
-        from e2e.move import move
+    def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
+        from e2e import move
 
-        move(self.clusters[source], self.clusters[target], namespace)
+        move.move(self.clusters[source], self.clusters[target], namespace, timeout=timeout)
 
-    def controller(self, cluster: str, instance: str, action: str) -> None:
-        runner = self.controllers.get(cluster, instance)
-        self.started[(cluster, instance)] = runner
-        getattr(runner, action)()
+    def backup(self, source: str, directory: str, namespace: str, *, timeout: float) -> None:
+        from e2e import move
 
-    def controller_logs(self, lines: int) -> dict[str, str]:
-        return {
-            f"{instance}@{cluster} ({'running' if runner.running else 'not running'})": (
-                runner.log_tail(lines)
+        move.backup(self.clusters[source], self._backup(directory), namespace, timeout=timeout)
+
+    def restore(self, directory: str, target: str, *, timeout: float) -> None:
+        from e2e import move
+
+        move.restore(self.clusters[target], self._backup(directory), timeout=timeout)
+
+    def _backup(self, directory: str) -> Path:
+        return self.workdir / "backups" / directory
+
+    def controller(
+        self, cluster: str, instance: str, action: str, args: Sequence[str] | None = None
+    ) -> None:
+        with self._lock:
+            runner = self.controllers.get(cluster, instance)
+            self.started[(cluster, instance)] = runner
+        if action in ("start", "restart"):
+            getattr(runner, action)(args=args)
+        else:
+            getattr(runner, action)()
+
+    def controller_probe(self, cluster: str, instance: str) -> Probe:
+        with self._lock:
+            runner = self.started.get((cluster, instance))
+        if runner is None:
+            return Probe(ready=False, exit_code=-1, detail="it was never started")
+        if not runner.running:
+            code = runner.returncode
+            return Probe(ready=False, exit_code=code, detail=f"it exited with code {code}")
+        ready, detail = runner.readiness()
+        return Probe(ready=ready, detail=detail)
+
+    def controller_logs(self, lines: int) -> list[ControllerLog]:
+        with self._lock:
+            started = dict(self.started)
+        return [
+            ControllerLog(
+                label=f"{instance}@{cluster} ({'running' if runner.running else 'not running'})",
+                tail=runner.log_tail(lines),
+                path=runner.log_path,
             )
-            for (cluster, instance), runner in self.started.items()
-        }
+            for (cluster, instance), runner in started.items()
+        ]

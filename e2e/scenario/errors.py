@@ -2,7 +2,8 @@
 
 ScenarioError
 ├── FormatError      the file is not a valid scenario (collection time)
-└── Mismatch         a condition does not hold: expected beside found
+├── Mismatch         a condition does not hold: expected beside found
+└── Stopped          a step gave up because another step failed first
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class Mismatch(ScenarioError):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class Stopped(ScenarioError):
+    """A step gave up because another step of the scenario failed first."""

@@ -7,11 +7,14 @@ no-duplicate-addresses         no IP is held by two address objects (both kinds,
 bound-claims-have-addresses    a bound claim's address object exists and names that claim
 no-orphan-addresses            every address object's claim exists
 addresses-inside-pools         every address lies in the ranges of the pool it names
+allocations-carry-finalizers   every address object of our pools carries our address
+                               finalizer, and every claim an address object names carries
+                               our claim finalizer (else a deletion could leak it)
 =============================  ===========================================================
 
-Each check returns its problems as sentences; none means it holds. Address text is
-compared through ``ipam.core.addresses`` keys, so ``fd00::a`` and ``fd00:0:0:0:0:0:0:A``
-are one address, as they are to the controller.
+Each check returns its problems as sentences; none means it holds. Nothing here asks the
+controller's code: addresses are compared as :mod:`ipaddress` values (``fd00::a`` and
+``fd00:0:0:0:0:0:0:A`` are one address) and pools are read by :mod:`pool_spec`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from e2e.scenario import pool_spec
 from e2e.scenario.allocations import (
     CAPI_ADDRESS,
     CAPI_CLAIM,
@@ -34,14 +38,17 @@ from e2e.scenario.allocations import (
 )
 
 METAL3_GROUP = "ipam.metal3.io"
+METAL3_ADDRESS_FINALIZER = "ipaddress.ipam.metal3.io"
+METAL3_CLAIM_FINALIZER = "ipclaim.ipam.metal3.io"
+CAPI_ADDRESS_FINALIZER = "ipam.metal3.io/ipaddress"
+CAPI_CLAIM_FINALIZER = "ipam.metal3.io/ipaddressclaim"
 Check = Callable[[Ledger], list[str]]
 
 
 def _key(text: object) -> object:
-    from ipam.core import addresses  # the controller's own parser: one notion of "same IP"
-
-    key = addresses.key_of(text)
-    return text if key is None else key
+    """One key per address, whatever way it is written; unreadable text stays as it is."""
+    address = pool_spec.parse_address(text)
+    return text if address is None else address
 
 
 def _addresses(ledger: Ledger) -> Iterable[tuple[str, Obj]]:
@@ -114,9 +121,7 @@ def no_orphan_addresses(ledger: Ledger) -> list[str]:
 
 
 def addresses_inside_pools(ledger: Ledger) -> list[str]:
-    from ipam.core.pools import Pool  # the controller's own reading of a pool spec
-
-    pools = {name(p): Pool.from_spec(p.get("spec") or {}) for p in ledger.pools}
+    pools = {name(p): pool_spec.pool_ranges(p.get("spec") or {}) for p in ledger.pools}
     problems: list[str] = []
     for label, address in _addresses(ledger):
         pool = _pool_name(address)
@@ -125,9 +130,37 @@ def addresses_inside_pools(ledger: Ledger) -> list[str]:
         ip = dig(address, "spec", "address")
         if pool not in pools:
             problems.append(f"{label} ({ip}): its {POOL.kind} {pool!r} does not exist")
-        elif not pools[pool].contains(str(ip)):
+        elif not pool_spec.contains(pools[pool], ip):
             problems.append(f"{label}: {ip} is outside {POOL.kind} {pool}")
     return problems
+
+
+def allocations_carry_finalizers(ledger: Ledger) -> list[str]:
+    """Addresses of our pools and the claims they name carry our finalizers."""
+    problems: list[str] = []
+    held: dict[str, set[str]] = {METAL3_CLAIM.kind: set(), CAPI_CLAIM.kind: set()}
+    for address in ledger.metal3_addresses:
+        held[METAL3_CLAIM.kind].add(str(dig(address, "spec", "claim", "name")))
+        problems += _lacks(f"{METAL3_ADDRESS} {name(address)}", address, METAL3_ADDRESS_FINALIZER)
+    for address in ledger.capi_addresses:
+        if _pool_name(address) is None:
+            continue  # another provider's address
+        held[CAPI_CLAIM.kind].add(str(dig(address, "spec", "claimRef", "name")))
+        problems += _lacks(f"{CAPI_ADDRESS} {name(address)}", address, CAPI_ADDRESS_FINALIZER)
+    for claim in ledger.metal3_claims:
+        if name(claim) in held[METAL3_CLAIM.kind]:
+            label = f"{METAL3_CLAIM.kind} {name(claim)} (it holds an address)"
+            problems += _lacks(label, claim, METAL3_CLAIM_FINALIZER)
+    for claim in ledger.capi_claims:
+        if name(claim) in held[CAPI_CLAIM.kind]:
+            label = f"{CAPI_CLAIM.kind} {name(claim)} (it holds an address)"
+            problems += _lacks(label, claim, CAPI_CLAIM_FINALIZER)
+    return problems
+
+
+def _lacks(label: str, obj: Obj, finalizer: str) -> list[str]:
+    finalizers = dig(obj, "metadata", "finalizers") or []
+    return [] if finalizer in finalizers else [f"{label} lacks the finalizer {finalizer}"]
 
 
 def _pool_name(address: Obj) -> str | None:
@@ -146,6 +179,7 @@ CHECKS: dict[str, Check] = {
     "bound-claims-have-addresses": bound_claims_have_addresses,
     "no-orphan-addresses": no_orphan_addresses,
     "addresses-inside-pools": addresses_inside_pools,
+    "allocations-carry-finalizers": allocations_carry_finalizers,
 }
 
 

@@ -19,6 +19,8 @@ ACTIONS = (
     "snapshot",
     "capture",
     "sleep",
+    "background",
+    "join",
 )
 """The action keys of a step; every step has exactly one."""
 
@@ -27,16 +29,28 @@ INVARIANTS = (
     "bound-claims-have-addresses",
     "no-orphan-addresses",
     "addresses-inside-pools",
+    "allocations-carry-finalizers",
 )
 """The checks run after every scenario, by the name a scenario uses to skip one."""
 
 DEFAULT_CLUSTER = "source"
 DEFAULT_SETTLE = 15.0
+DEFAULT_MOVE_TIMEOUT = 300.0
+MAX_NAMESPACES = 5
+
+
+def namespace_variables(count: int) -> tuple[str, ...]:
+    """``namespace``, ``namespace2``, ... : the template names of a scenario's namespaces."""
+    return ("namespace", *(f"namespace{n}" for n in range(2, count + 1)))
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its position, its action and that action's body, as written."""
+    """One step: its position, its action and that action's body, as written.
+
+    A ``background`` step holds the steps of its block in ``steps``; those carry the
+    block's id in ``block`` and the position of the background step in ``parent``.
+    """
 
     index: int
     action: str
@@ -44,16 +58,41 @@ class Step:
     cluster: str = DEFAULT_CLUSTER
     name: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    block: str = ""
+    parent: int | None = None
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def number(self) -> str:
+        """``3``, or ``3.2`` for the second step of the block started by step 3."""
+        if self.parent is None:
+            return str(self.index + 1)
+        return f"{self.parent + 1}.{self.index + 1}"
 
     @property
     def title(self) -> str:
-        """``step 3 "move the cluster" (move)``: numbered from 1, as people count."""
+        """``step 3 "move the cluster" (move, source to target)``: numbered from 1."""
         named = f' "{self.name}"' if self.name else ""
         if self.action == "move":
-            where = f"{self.body.get('from', 'source')} to {self.body.get('to', 'target')}"
+            where = move_route(self.body)
+        elif self.action == "background":
+            where = f"block {self.body['id']}"
+        elif self.action == "join":
+            ids = self.body if isinstance(self.body, list) else [self.body]
+            where = ", ".join(ids)
         else:
             where = f"cluster {self.cluster}"
-        return f"step {self.index + 1}{named} ({self.action}, {where})"
+        inside = f", in background block {self.block}" if self.block else ""
+        return f"step {self.number}{named} ({self.action}, {where}{inside})"
+
+
+def move_route(body: dict[str, Any]) -> str:
+    """``source to target``, ``source to directory b1`` or ``directory b1 to target``."""
+    if "toDirectory" in body:
+        return f"{body.get('from', 'source')} to directory {body['toDirectory']}"
+    if "fromDirectory" in body:
+        return f"directory {body['fromDirectory']} to {body.get('to', 'target')}"
+    return f"{body.get('from', 'source')} to {body.get('to', 'target')}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +114,8 @@ class Scenario:
     tags: tuple[str, ...] = ()
     skip: tuple[Skip, ...] = ()
     settle: float = DEFAULT_SETTLE
+    namespaces: int = 1
+    move_timeout: float = DEFAULT_MOVE_TIMEOUT
 
     @property
     def checked_invariants(self) -> tuple[str, ...]:

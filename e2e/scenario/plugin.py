@@ -49,9 +49,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.fixture
-def scenario_environment(clusters: Any, controllers: Any) -> Environment:
-    """The real clusters and controllers, as a scenario sees them."""
-    return HarnessEnvironment(clusters, controllers)
+def scenario_environment(clusters: Any, controllers: Any, tmp_path: Path) -> Environment:
+    """The real clusters and controllers, as a scenario sees them; backups go to ``tmp_path``."""
+    return HarnessEnvironment(clusters, controllers, tmp_path)
 
 
 class ScenarioFile(pytest.File):
@@ -90,11 +90,13 @@ class ScenarioItem(pytest.Function):
 
 
 def _test_function(scenario: Scenario, shown: str, repo_root: Path) -> Callable[..., None]:
-    def scenario_test(scenario_environment: Environment, namespace: str) -> None:
+    def scenario_test(scenario_environment: Environment, test_namespaces: Any) -> None:
+        first, *more = test_namespaces.ensure(scenario.namespaces)
         run_scenario(
             scenario,
             scenario_environment,
-            namespace=namespace,
+            namespace=first,
+            more_namespaces=more,
             suffix=secrets.token_hex(3),
             repo_root=repo_root,
             shown_path=shown,

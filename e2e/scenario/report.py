@@ -1,4 +1,5 @@
-"""A failed scenario reads: the step as written, expected beside found, the controllers' last words."""
+"""A failed scenario reads: each failed step as written, expected beside found, what was
+stopped because of it, and the controllers' last words with the path of each whole log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import yaml
 
 from e2e.scenario import diff
+from e2e.scenario.background import StepFailure
+from e2e.scenario.environment import ControllerLog
 from e2e.scenario.errors import Mismatch, ScenarioError
 from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.model import Scenario, Step
@@ -19,24 +22,35 @@ DIFF_LINES = 200
 
 @dataclass
 class ScenarioFailed(ScenarioError):
-    """A scenario failed at a step, or in the invariants after its last step."""
+    """A scenario failed at one or more steps, or in the invariants after its last step."""
 
     scenario: Scenario
     shown_path: str
-    step: Step | None = None
-    mismatch: Mismatch | None = None
-    error: BaseException | None = None
+    failures: list[StepFailure] = field(default_factory=list)
+    """Failed steps first (earliest first), then the steps stopped because of them."""
     invariants: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    logs: dict[str, str] = field(default_factory=dict)
+    invariant_error: BaseException | None = None
+    logs: list[ControllerLog] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__(self.headline)
 
     @property
+    def failed(self) -> list[StepFailure]:
+        return [f for f in self.failures if not f.stopped]
+
+    @property
+    def step(self) -> Step | None:
+        """The step that failed first."""
+        return self.failed[0].step if self.failed else None
+
+    @property
     def headline(self) -> str:
-        if self.step is not None:
-            return f"{self.shown_path}: {self.step.title} failed"
-        return f"{self.shown_path}: invariants failed after the last step"
+        failed = self.failed
+        if not failed:
+            return f"{self.shown_path}: invariants failed after the last step"
+        more = f" (and {len(failed) - 1} more step(s))" if len(failed) > 1 else ""
+        return f"{self.shown_path}: {failed[0].step.title} failed{more}"
 
     def __str__(self) -> str:
         return render(self)
@@ -44,16 +58,32 @@ class ScenarioFailed(ScenarioError):
 
 def render(failure: ScenarioFailed) -> str:
     parts = [f"scenario {failure.headline}", _indent(failure.scenario.description)]
-    if failure.step is not None:
-        parts += ["", "the step, as written:", _indent(_yaml(failure.step.raw))]
-    if failure.mismatch is not None:
-        parts += _mismatch(failure.mismatch)
-    if failure.error is not None:
-        parts += _error(failure.error)
+    failed = failure.failed
+    for number, step_failure in enumerate(failed):
+        if number:
+            parts += ["", f"also failed: {step_failure.step.title}"]
+        parts += _step_failure(step_failure)
+    stopped = [f for f in failure.failures if f.stopped]
+    if stopped:
+        parts += ["", "stopped because of the failure:"]
+        parts += [f"  - {f.step.title}" for f in stopped]
+    if isinstance(failure.invariant_error, Mismatch):
+        parts += _mismatch(failure.invariant_error)
+    elif failure.invariant_error is not None:
+        parts += _error(failure.invariant_error)
     if failure.invariants:
         parts += _invariants(failure)
     parts += _logs(failure.logs)
     return "\n".join(parts)
+
+
+def _step_failure(failure: StepFailure) -> list[str]:
+    lines = ["", "the step, as written:", _indent(_yaml(failure.step.raw))]
+    if failure.mismatch is not None:
+        lines += _mismatch(failure.mismatch)
+    if failure.error is not None:
+        lines += _error(failure.error)
+    return lines
 
 
 def _mismatch(mismatch: Mismatch) -> list[str]:
@@ -96,13 +126,17 @@ def _invariants(failure: ScenarioFailed) -> list[str]:
     return lines
 
 
-def _logs(logs: dict[str, str]) -> list[str]:
+def _logs(logs: list[ControllerLog]) -> list[str]:
     if not logs:
         return ["", "controller logs: no controller was started"]
     lines = [""]
-    for label, tail in logs.items():
-        lines.append(f"controller {label}, last {LOG_LINES} lines:")
-        lines.append(_indent(tail.rstrip() or "(empty)"))
+    for log in logs:
+        lines.append(f"controller {log.label}, last {LOG_LINES} lines:")
+        lines.append(_indent(log.tail.rstrip() or "(empty)"))
+    kept = [log for log in logs if log.path is not None]
+    if kept:
+        lines += ["", "whole controller logs:"]
+        lines += [f"  {log.label.split(' ')[0]}: {log.path}" for log in kept]
     return lines
 
 

@@ -41,19 +41,35 @@ def problems(document: Any) -> list[str]:
 
 
 def where(path: Sequence[Any], document: Any) -> str:
-    """``step 2 "name" (wait), key wait.timeout`` for a path into the document."""
+    """``step 2 "name" (wait), key wait.timeout`` for a path into the document.
+
+    A step of a background block is numbered after its block: ``step 3.2 (apply)``.
+    """
     if len(path) >= 2 and path[0] == "steps" and isinstance(path[1], int):
-        label = step_label(document, path[1])
         rest = list(path[2:])
+        inner = rest[:2] == ["background", "steps"] and len(rest) >= 3 and isinstance(rest[2], int)
+        if inner:
+            label = step_label(document, path[1], rest[2])
+            rest = rest[3:]
+        else:
+            label = step_label(document, path[1])
         return f"{label}, key {key_path(rest)}" if rest else label
     return f"key {key_path(list(path))}" if path else "the document"
 
 
-def step_label(document: Any, index: int) -> str:
+def step_label(document: Any, index: int, inner: int | None = None) -> str:
+    """``step 3 "name" (action)``, or ``step 3.2 ...`` for step ``inner`` of block ``index``."""
     step = document["steps"][index] if _has_step(document, index) else {}
+    number = f"{index + 1}"
+    if inner is not None:
+        block = step.get("background") if isinstance(step, dict) else None
+        steps = block.get("steps") if isinstance(block, dict) else None
+        has = isinstance(steps, list) and 0 <= inner < len(steps)
+        step = steps[inner] if has else {}  # type: ignore[index]
+        number += f".{inner + 1}"
     name = step.get("name") if isinstance(step, dict) else None
     actions = [a for a in ACTIONS if isinstance(step, dict) and a in step]
-    label = f"step {index + 1}"
+    label = f"step {number}"
     if isinstance(name, str) and name:
         label += f' "{name}"'
     if len(actions) == 1:
@@ -88,7 +104,8 @@ def _explain(error: ValidationError, document: Any) -> Iterable[str]:
             yield f"{where([*path, key], document)}: missing key '{key}'"
         return
     if error.validator == "not":
-        yield f"{where(path, document)}: {error.instance!r} is reserved here"
+        said = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+        yield f"{where(path, document)}: {said or f'{error.instance!r} is reserved here'}"
         return
     if error.validator in ("oneOf", "anyOf"):
         yield from _explain_choice(error, path, document)

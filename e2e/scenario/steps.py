@@ -1,19 +1,27 @@
-"""One function per action key; a step acts on ``step.cluster`` unless it names two (move)."""
+"""One function per action key; a step acts on ``step.cluster`` unless it names two (move).
+
+``background`` and ``join`` are the runner's own (they start and wait for threads).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from e2e.scenario import allocations, conditions, jsonpath, manifests
-from e2e.scenario.errors import Mismatch
+from e2e.scenario.errors import Mismatch, ScenarioError
 from e2e.scenario.manifests import ObjectRef
 from e2e.scenario.model import Step
 from e2e.scenario.run import Run
 
 DEFAULT_WAIT = 60.0
+DEFAULT_READY = 60.0
 DEFAULT_CHUNK = 250
+
+
+class ControllerExited(ScenarioError):
+    """A controller a step waits for is not running (its log is in the report)."""
+
 
 Action = Callable[[Run, Step], None]
 
@@ -44,6 +52,7 @@ def generate(run: Run, step: Step) -> None:
     client = run.client(step.cluster)
     numbers = range(start, start + int(body["count"]))
     for first in range(0, len(numbers), chunk):
+        run.check_stopping()
         objects = [
             manifests.with_namespace(run.render(body["template"], i=i), run.namespace)
             for i in numbers[first : first + chunk]
@@ -74,8 +83,30 @@ def _conditions(body: dict[str, Any]) -> list[tuple[conditions.Condition, Any]]:
 
 def controller(run: Run, step: Step) -> None:
     body = step.body if isinstance(step.body, dict) else {"action": step.body}
+    instance = body.get("instance", "main")
     run.touch(step.cluster)
-    run.env.controller(step.cluster, body.get("instance", "main"), body["action"])
+    if body["action"] == "ready":
+        ready(run, step.cluster, instance, float(body.get("timeout", DEFAULT_READY)))
+    else:
+        run.env.controller(step.cluster, instance, body["action"], run.render(body.get("args")))
+
+
+def ready(run: Run, cluster: str, instance: str, timeout: float) -> None:
+    """Poll the instance's /readyz until it answers 200; fail at once if it is not running."""
+
+    def answers() -> None:
+        probe = run.env.controller_probe(cluster, instance)
+        if probe.exit_code is not None:
+            raise ControllerExited(
+                f"controller {instance}@{cluster} is not running: {probe.detail} (its log is below)"
+            )
+        if not probe.ready:
+            raise Mismatch(
+                f"controller {instance}@{cluster} is not ready ({probe.detail}); "
+                "a standby waiting for the Lease never is",
+            )
+
+    run.poll(answers, timeout)
 
 
 def restart(run: Run, step: Step) -> None:
@@ -84,15 +115,41 @@ def restart(run: Run, step: Step) -> None:
 
 
 def move(run: Run, step: Step) -> None:
-    source, target = step.body.get("from", "source"), step.body.get("to", "target")
+    """clusterctl move: cluster to cluster, to a backup directory, or from one."""
+    body = run.render(step.body)
+    timeout = float(body.get("timeout", run.move_timeout))
+    if "fromDirectory" in body:
+        run.touch(body.get("to", "target"))
+        run.env.restore(body["fromDirectory"], body.get("to", "target"), timeout=timeout)
+        return
+    source = body.get("from", "source")
     run.touch(source)
-    run.touch(target)
-    run.env.move(source, target, run.namespace)
+    if "toDirectory" not in body:
+        run.touch(body.get("to", "target"))
+    for namespace in _namespaces(run, body.get("namespaces")):
+        run.check_stopping()
+        if "toDirectory" in body:
+            run.env.backup(source, body["toDirectory"], namespace, timeout=timeout)
+        else:
+            run.env.move(source, body.get("to", "target"), namespace, timeout=timeout)
+
+
+def _namespaces(run: Run, named: list[str] | None) -> list[str]:
+    if not named:
+        return [run.namespace]
+    own = set(run.namespaces.values())
+    strangers = [n for n in named if n not in own]
+    if strangers:
+        raise Mismatch(
+            f"move.namespaces: {', '.join(strangers)} is not a namespace of this scenario "
+            f"({', '.join(f'{k}={v}' for k, v in run.namespaces.items())})"
+        )
+    return named
 
 
 def snapshot(run: Run, step: Step) -> None:
-    ledger = allocations.read_ledger(run.client(step.cluster), run.namespace)
-    run.snapshots[step.body] = allocations.snapshot(ledger)
+    client = run.client(step.cluster)
+    run.record_snapshot(step.body, allocations.snapshot_of(client, run.namespaces))
 
 
 def capture(run: Run, step: Step) -> None:
@@ -108,11 +165,11 @@ def capture(run: Run, step: Step) -> None:
                 f"{ref} {source['path']}: expected one plain value for {variable}, "
                 f"found {values!r}",
             )
-        run.captured[variable] = values[0]
+        run.capture(variable, values[0])
 
 
 def sleep(run: Run, step: Step) -> None:
-    time.sleep(float(step.body))
+    run.sleep(float(step.body))
 
 
 ACTIONS: dict[str, Action] = {

@@ -42,13 +42,17 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 
 def settings() -> kopf.OperatorSettings:
-    """Kopf's own storage under this project's prefix, no Kopf Events, no Kopf peering."""
+    """Kopf's own storage under this project's prefix, no Kopf Events, no Kopf peering, no
+    namespace scanning."""
     result = kopf.OperatorSettings()
     result.persistence.finalizer = f"{PREFIX}/kopf-finalizer"
     result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     result.persistence.diffbase_storage = NoDiffBase()
     result.posting.enabled = False
     result.peering.standalone = True
+    # --namespace takes exact names: Kopf need not list the cluster's namespaces to match
+    # patterns, which the shipped RBAC does not allow (it would retry for a minute).
+    result.scanning.disabled = True
     result.watching.server_timeout = 300
     result.watching.client_timeout = 330
     result.watching.connect_timeout = 30

@@ -1,19 +1,23 @@
 """An in-memory Environment for the runner's own tests only; scenarios always run on real clusters.
 
 It keeps objects in dicts, counts resourceVersions, moves a namespace the way clusterctl
-does (new uids, owners rewritten, status dropped) and records every restart and
-controller action, so step dispatch, conditions and failure output can be tested in
-milliseconds.
+does (new uids, owners rewritten, status dropped), backs a namespace up and restores it,
+and records every restart and controller action, so step dispatch, conditions and
+failure output can be tested in milliseconds. Background blocks call it from their own
+threads, so every client operation holds the client's lock.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import threading
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from e2e.scenario.environment import ControllerLog, Probe
 from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.manifests import Kind, ObjectRef
 
@@ -72,14 +76,16 @@ class FakeClient:
         self.missing_kinds: set[str] = set()
         self.hooks: list[Callable[[FakeClient], None]] = []
         self.calls: list[str] = []
+        self.lock = threading.RLock()
 
     # --- ObjectClient ----------------------------------------------------------------------
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:
         self._before_read()
         self._check_kind(ref.kind)
-        found = self.objects.get(self._key(ref))
-        return copy.deepcopy(found) if found else None
+        with self.lock:
+            found = self.objects.get(self._key(ref))
+            return copy.deepcopy(found) if found else None
 
     def list(
         self,
@@ -95,54 +101,60 @@ class FakeClient:
             if missing_kind_ok:
                 return []
             self._check_kind(kind)
-        return [
-            copy.deepcopy(obj)
-            for (api_version, k, ns, _), obj in sorted(self.objects.items())
-            if (api_version, k) == (kind.api_version, kind.kind)
-            and (namespace is None or ns == namespace)
-            and labels_match(obj, label_selector)
-        ]
+        with self.lock:
+            return [
+                copy.deepcopy(obj)
+                for (api_version, k, ns, _), obj in sorted(self.objects.items())
+                if (api_version, k) == (kind.api_version, kind.kind)
+                and (namespace is None or ns == namespace)
+                and labels_match(obj, label_selector)
+            ]
 
     def apply(self, objects: Sequence[dict[str, Any]]) -> None:
-        self.calls.append(f"apply {len(objects)}")
-        for obj in objects:
-            self.put(obj)
+        with self.lock:
+            self.calls.append(f"apply {len(objects)}")
+            for obj in objects:
+                self.put(obj)
 
     def patch(
         self, ref: ObjectRef, patch: Any, *, patch_type: str, subresource: str | None = None
     ) -> None:
-        self.calls.append(f"patch {ref} {patch_type} {subresource or ''}".strip())
-        current = self.objects.get(self._key(ref))
-        if current is None:
-            raise KubectlFailed(f'{self.name}: Error from server (NotFound): "{ref.name}"')
-        changed = (
-            merge_patch(current, patch) if patch_type == "merge" else json_patch(current, patch)
-        )
-        self._store(self._key(ref), changed)
+        with self.lock:
+            self.calls.append(f"patch {ref} {patch_type} {subresource or ''}".strip())
+            current = self.objects.get(self._key(ref))
+            if current is None:
+                raise KubectlFailed(f'{self.name}: Error from server (NotFound): "{ref.name}"')
+            changed = (
+                merge_patch(current, patch) if patch_type == "merge" else json_patch(current, patch)
+            )
+            self._store(self._key(ref), changed)
 
     def delete(self, refs: Sequence[ObjectRef]) -> None:
-        self.calls.append(f"delete {len(refs)}")
-        for ref in refs:
-            if self.objects.pop(self._key(ref), None) is None:
-                raise KubectlFailed(f'{self.name}: Error from server (NotFound): "{ref.name}"')
+        with self.lock:
+            self.calls.append(f"delete {len(refs)}")
+            for ref in refs:
+                if self.objects.pop(self._key(ref), None) is None:
+                    raise KubectlFailed(f'{self.name}: Error from server (NotFound): "{ref.name}"')
 
     # --- helpers for tests -------------------------------------------------------------------
 
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create or update (status included, as a controller would write it)."""
-        key = self._key(ObjectRef.of(obj))
-        current = self.objects.get(key)
-        merged = merge_patch(current, obj) if current else copy.deepcopy(obj)
-        return self._store(key, merged)
+        with self.lock:
+            key = self._key(ObjectRef.of(obj))
+            current = self.objects.get(key)
+            merged = merge_patch(current, obj) if current else copy.deepcopy(obj)
+            return self._store(key, merged)
 
     def _store(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
-        current = self.objects.get(key)
-        meta = obj.setdefault("metadata", {})
-        meta.setdefault("uid", str(uuid.uuid4()))
-        if current is None or _content(current) != _content(obj):
-            meta["resourceVersion"] = str(next(self.versions))
-        self.objects[key] = obj
-        return obj
+        with self.lock:
+            current = self.objects.get(key)
+            meta = obj.setdefault("metadata", {})
+            meta.setdefault("uid", str(uuid.uuid4()))
+            if current is None or _content(current) != _content(obj):
+                meta["resourceVersion"] = str(next(self.versions))
+            self.objects[key] = obj
+            return obj
 
     def _before_read(self) -> None:
         for hook in self.hooks:
@@ -165,13 +177,22 @@ def _content(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class FakeEnvironment:
-    """Two in-memory clusters, ``source`` and ``target``, and a record of what happened."""
+    """Two in-memory clusters, ``source`` and ``target``, and a record of what happened.
+
+    ``on_move`` hooks run in the middle of every move (after the source objects are read),
+    so a test can act while a move is in progress; ``probes`` answer readiness steps.
+    """
 
     def __init__(self) -> None:
         versions = itertools.count(1)
         self.clients = {name: FakeClient(name, versions) for name in ("source", "target")}
         self.actions: list[str] = []
         self.running: dict[tuple[str, str], bool] = {}
+        self.args: dict[tuple[str, str], list[str]] = {}
+        self.probes: dict[tuple[str, str], list[Probe]] = {}
+        self.backups: dict[str, dict[Key, dict[str, Any]]] = {}
+        self.on_move: list[Callable[[], None]] = []
+        self.log_dir: Path | None = None
 
     def cluster_names(self) -> list[str]:
         return list(self.clients)
@@ -182,27 +203,69 @@ class FakeEnvironment:
     def restart(self, cluster: str, component: str) -> None:
         self.actions.append(f"restart {component} on {cluster}")
 
-    def move(self, source: str, target: str, namespace: str) -> None:
-        self.actions.append(f"move {namespace} from {source} to {target}")
+    def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
+        self.actions.append(f"move {namespace} from {source} to {target} within {timeout:g}")
         src, dst = self.clients[source], self.clients[target]
-        moving = {k: v for k, v in src.objects.items() if k[2] == namespace}
+        with src.lock:
+            moving = {k: copy.deepcopy(v) for k, v in src.objects.items() if k[2] == namespace}
+        for hook in self.on_move:
+            hook()
+        self._create(dst, moving)
+        with src.lock:
+            for key in moving:
+                src.objects.pop(key, None)
+
+    def backup(self, source: str, directory: str, namespace: str, *, timeout: float) -> None:
+        self.actions.append(f"backup {namespace} of {source} to {directory} within {timeout:g}")
+        src = self.clients[source]
+        with src.lock:
+            saved = {k: copy.deepcopy(v) for k, v in src.objects.items() if k[2] == namespace}
+        self.backups.setdefault(directory, {}).update(saved)
+
+    def restore(self, directory: str, target: str, *, timeout: float) -> None:
+        self.actions.append(f"restore {directory} to {target} within {timeout:g}")
+        dst = self.clients[target]
+        with dst.lock:
+            fresh = {k: v for k, v in self.backups[directory].items() if k not in dst.objects}
+        self._create(dst, copy.deepcopy(fresh))
+
+    @staticmethod
+    def _create(dst: FakeClient, objects: dict[Key, dict[str, Any]]) -> None:
+        """Create the objects as clusterctl does: no status, new uids, owners rewritten."""
         new_uids: dict[str, str] = {}
-        for key, obj in moving.items():
-            copied = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
-            old_uid = copied["metadata"].pop("uid")
-            copied["metadata"].pop("resourceVersion", None)
-            new_uids[old_uid] = dst._store(key, copied)["metadata"]["uid"]
-            del src.objects[key]
-        for key in moving:
-            for owner in dst.objects[key]["metadata"].get("ownerReferences", []):
-                owner["uid"] = new_uids.get(owner.get("uid"), owner.get("uid"))
+        with dst.lock:
+            for key, obj in objects.items():
+                copied = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
+                old_uid = copied["metadata"].pop("uid")
+                copied["metadata"].pop("resourceVersion", None)
+                new_uids[old_uid] = dst._store(key, copied)["metadata"]["uid"]
+            for key in objects:
+                for owner in dst.objects[key]["metadata"].get("ownerReferences", []):
+                    owner["uid"] = new_uids.get(owner.get("uid"), owner.get("uid"))
 
-    def controller(self, cluster: str, instance: str, action: str) -> None:
-        self.actions.append(f"controller {action} {instance} on {cluster}")
+    def controller(
+        self, cluster: str, instance: str, action: str, args: Sequence[str] | None = None
+    ) -> None:
+        shown = f" {' '.join(args)}" if args else ""
+        self.actions.append(f"controller {action} {instance} on {cluster}{shown}")
         self.running[(cluster, instance)] = action in ("start", "restart")
+        if args is not None:
+            self.args[(cluster, instance)] = list(args)
 
-    def controller_logs(self, lines: int) -> dict[str, str]:
-        return {
-            f"{instance}@{cluster}": f"fake log of {instance}: running={alive}"
+    def controller_probe(self, cluster: str, instance: str) -> Probe:
+        answers = self.probes.get((cluster, instance))
+        if answers:
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+        if not self.running.get((cluster, instance)):
+            return Probe(ready=False, exit_code=1, detail="it exited with code 1")
+        return Probe(ready=True, detail="/readyz: 200")
+
+    def controller_logs(self, lines: int) -> list[ControllerLog]:
+        return [
+            ControllerLog(
+                label=f"{instance}@{cluster}",
+                tail=f"fake log of {instance}: running={alive}",
+                path=None if self.log_dir is None else self.log_dir / f"{cluster}-{instance}.log",
+            )
             for (cluster, instance), alive in self.running.items()
-        }
+        ]

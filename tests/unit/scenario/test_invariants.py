@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e2e.scenario import allocations, invariants
 from e2e.scenario.allocations import Ledger
+
+REPO = Path(__file__).resolve().parents[3]
 
 POOL_SPEC = {"namePrefix": "p", "pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}]}
 
@@ -16,33 +19,54 @@ def pool(name: str = "pool-a", spec: dict[str, Any] | None = None) -> dict[str, 
     return {"metadata": {"name": name}, "spec": spec or POOL_SPEC}
 
 
-def metal3_claim(name: str, bound_to: str | None = None) -> dict[str, Any]:
-    claim: dict[str, Any] = {"metadata": {"name": name}, "spec": {"pool": {"name": "pool-a"}}}
+def meta(name: str, finalizer: str | None) -> dict[str, Any]:
+    return {"name": name, "finalizers": [finalizer]} if finalizer else {"name": name}
+
+
+def metal3_claim(
+    name: str, bound_to: str | None = None, finalizer: str | None = "ipclaim.ipam.metal3.io"
+) -> dict[str, Any]:
+    claim: dict[str, Any] = {
+        "metadata": meta(name, finalizer),
+        "spec": {"pool": {"name": "pool-a"}},
+    }
     if bound_to:
         claim["status"] = {"address": {"name": bound_to}}
     return claim
 
 
-def metal3_address(name: str, ip: str, claim: str, pool_name: str = "pool-a") -> dict[str, Any]:
+def metal3_address(
+    name: str,
+    ip: str,
+    claim: str,
+    pool_name: str = "pool-a",
+    finalizer: str | None = "ipaddress.ipam.metal3.io",
+) -> dict[str, Any]:
     return {
-        "metadata": {"name": name},
+        "metadata": meta(name, finalizer),
         "spec": {"address": ip, "pool": {"name": pool_name}, "claim": {"name": claim}},
     }
 
 
-def capi_claim(name: str, bound_to: str | None = None) -> dict[str, Any]:
-    claim: dict[str, Any] = {"metadata": {"name": name}, "spec": {}}
+def capi_claim(
+    name: str, bound_to: str | None = None, finalizer: str | None = "ipam.metal3.io/ipaddressclaim"
+) -> dict[str, Any]:
+    claim: dict[str, Any] = {"metadata": meta(name, finalizer), "spec": {}}
     if bound_to:
         claim["status"] = {"addressRef": {"name": bound_to}}
     return claim
 
 
 def capi_address(
-    name: str, ip: str, claim: str, pool_ref: dict[str, str] | None = None
+    name: str,
+    ip: str,
+    claim: str,
+    pool_ref: dict[str, str] | None = None,
+    finalizer: str | None = "ipam.metal3.io/ipaddress",
 ) -> dict[str, Any]:
     ref = pool_ref or {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "pool-a"}
     return {
-        "metadata": {"name": name},
+        "metadata": meta(name, finalizer),
         "spec": {"address": ip, "poolRef": ref, "claimRef": {"name": claim}, "prefix": 24},
     }
 
@@ -140,6 +164,43 @@ def test_an_empty_namespace_passes_every_invariant() -> None:
             "IPAddress.ipam.cluster.x-k8s.io p-x (10.0.0.12): its IPPool 'pool-a' does not exist",
             id="pool gone",
         ),
+        pytest.param(
+            Ledger(
+                metal3_claims=[metal3_claim("m1", "p-x")],
+                metal3_addresses=[metal3_address("p-x", "10.0.0.12", "m1", finalizer=None)],
+            ),
+            "allocations-carry-finalizers",
+            "IPAddress.ipam.metal3.io p-x lacks the finalizer ipaddress.ipam.metal3.io",
+            id="a metal3 address without its finalizer",
+        ),
+        pytest.param(
+            Ledger(
+                capi_claims=[capi_claim("c1", "p-x")],
+                capi_addresses=[capi_address("p-x", "10.0.0.12", "c1", finalizer="other.io/x")],
+            ),
+            "allocations-carry-finalizers",
+            "IPAddress.ipam.cluster.x-k8s.io p-x lacks the finalizer ipam.metal3.io/ipaddress",
+            id="a capi address with only someone else's finalizer",
+        ),
+        pytest.param(
+            Ledger(
+                metal3_claims=[metal3_claim("m1", finalizer=None)],
+                metal3_addresses=[metal3_address("p-x", "10.0.0.12", "m1")],
+            ),
+            "allocations-carry-finalizers",
+            "IPClaim m1 (it holds an address) lacks the finalizer ipclaim.ipam.metal3.io",
+            id="a metal3 claim holding an address, status not yet written, no finalizer",
+        ),
+        pytest.param(
+            Ledger(
+                capi_claims=[capi_claim("c1", "p-x", finalizer="ipclaim.ipam.metal3.io")],
+                capi_addresses=[capi_address("p-x", "10.0.0.12", "c1")],
+            ),
+            "allocations-carry-finalizers",
+            "IPAddressClaim c1 (it holds an address) lacks the finalizer "
+            "ipam.metal3.io/ipaddressclaim",
+            id="a capi claim with the metal3 claim finalizer instead of its own",
+        ),
     ],
 )
 def test_each_invariant_reports_what_breaks_it(
@@ -159,6 +220,27 @@ def test_addresses_of_another_providers_pool_are_not_checked_against_ours() -> N
     )
 
     assert invariants.check(ledger, ["addresses-inside-pools"]) == {}
+
+
+def test_claims_that_hold_nothing_and_other_providers_addresses_need_no_finalizer() -> None:
+    other = {"apiGroup": "ipam.cluster.x-k8s.io", "kind": "InClusterIPPool", "name": "x"}
+    ledger = Ledger(
+        metal3_claims=[metal3_claim("waiting", finalizer=None)],
+        capi_claims=[capi_claim("theirs", "x-1", finalizer=None)],
+        capi_addresses=[
+            capi_address("x-1", "172.16.0.1", "theirs", pool_ref=other, finalizer=None)
+        ],
+    )
+
+    assert invariants.check(ledger, ["allocations-carry-finalizers"]) == {}
+
+
+def test_the_checker_does_not_read_pools_or_addresses_with_the_controllers_code() -> None:
+    source = (REPO / "e2e" / "scenario" / "invariants.py").read_text()
+    source += (REPO / "e2e" / "scenario" / "pool_spec.py").read_text()
+
+    assert "from ipam" not in source
+    assert "import ipam" not in source
 
 
 def test_only_the_named_invariants_run() -> None:

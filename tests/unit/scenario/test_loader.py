@@ -132,6 +132,18 @@ def test_a_file_that_is_not_yaml_at_all_is_refused_with_its_line(tmp_path: Path)
         loader.load(path, repo_root=tmp_path)
 
 
+def test_every_whole_scenario_the_readme_shows_is_valid(tmp_path: Path) -> None:
+    readme = (REPO / "scenarios" / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    whole = [b for b in blocks if b.startswith("description:")]
+
+    for number, block in enumerate(whole):
+        path = tmp_path / f"readme_{number}.yaml"
+        path.write_text(block)
+        assert loader.load(path, repo_root=REPO).steps
+    assert len(whole) >= 5
+
+
 def test_the_readme_example_is_a_valid_scenario(tmp_path: Path) -> None:
     readme = (REPO / "scenarios" / "README.md").read_text()
     example = readme.split("## A short example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

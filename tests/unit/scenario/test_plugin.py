@@ -26,9 +26,13 @@ from {fakes.__name__} import FakeEnvironment
 def scenario_environment():
     return FakeEnvironment()
 
+class FakeNamespaces:
+    def ensure(self, count):
+        return ["t-pytester", *(f"t-pytester-{{n}}" for n in range(2, count + 1))]
+
 @pytest.fixture
-def namespace():
-    return "t-pytester"
+def test_namespaces():
+    return FakeNamespaces()
 """
 
 PASSING = """

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from e2e.scenario import loader
+from e2e.scenario.environment import Probe
 from e2e.scenario.manifests import Kind
+from e2e.scenario.model import Scenario
 from e2e.scenario.report import ScenarioFailed
 from e2e.scenario.run import Run
 from e2e.scenario.runner import run_scenario
@@ -169,8 +171,8 @@ def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path)
         "controller kill main on source",
         "restart etcd on target",
         "restart apiserver on source",
-        "move t-ns from source to target",
-        "move t-ns from target to source",
+        "move t-ns from source to target within 300",
+        "move t-ns from target to source within 300",
     ]
     assert run.touched == ["source", "target"]
 
@@ -517,7 +519,7 @@ def claim(name: str, bound_to: str) -> dict[str, object]:
     return {
         "apiVersion": "ipam.metal3.io/v1alpha1",
         "kind": "IPClaim",
-        "metadata": config(name),
+        "metadata": {**config(name), "finalizers": ["ipclaim.ipam.metal3.io"]},
         "spec": {"pool": {"name": "pool-a"}},
         "status": {"address": {"name": bound_to}},
     }
@@ -527,6 +529,371 @@ def address(name: str, ip: str, claim_name: str) -> dict[str, object]:
     return {
         "apiVersion": "ipam.metal3.io/v1alpha1",
         "kind": "IPAddress",
-        "metadata": config(name),
+        "metadata": {**config(name), "finalizers": ["ipaddress.ipam.metal3.io"]},
         "spec": {"address": ip, "pool": {"name": "pool-a"}, "claim": {"name": claim_name}},
     }
+
+
+# --- controllers: flags, readiness, logs ------------------------------------------------------
+
+
+def test_controller_flags_reach_the_instance_they_name(tmp_path: Path) -> None:
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: two instances without leader election, one with a short rebind grace
+        steps:
+          - controller: {action: start, args: [--no-leader-election]}
+          - controller: {action: start, instance: second, args: [--no-leader-election, "--rebind-grace={{ suffix }}"]}
+          - controller: {action: restart, instance: second}
+        """,
+    )
+
+    assert env.args == {
+        ("source", "main"): ["--no-leader-election"],
+        ("source", "second"): ["--no-leader-election", "--rebind-grace=abc123"],
+    }
+    assert env.actions[-1] == "controller restart second on source"
+
+
+def test_a_ready_step_polls_until_the_controller_answers(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.probes[("target", "main")] = [
+        Probe(ready=False, detail="/readyz: 503 not ready (waiting for the lease)"),
+        Probe(ready=False, detail="/readyz: 503 not ready (waiting for the lease)"),
+        Probe(ready=True, detail="/readyz: 200"),
+    ]
+
+    run_yaml(
+        tmp_path,
+        """
+        description: start, then wait until ready
+        steps:
+          - {cluster: target, controller: start}
+          - {cluster: target, controller: {action: ready, timeout: 5}}
+        """,
+        env,
+    )
+
+    assert env.probes[("target", "main")] == [Probe(ready=True, detail="/readyz: 200")]
+
+
+def test_a_ready_step_fails_at_once_with_the_log_when_the_controller_exits(
+    tmp_path: Path,
+) -> None:
+    env = FakeEnvironment()
+    env.log_dir = tmp_path / "logs"
+    env.probes[("source", "main")] = [
+        Probe(ready=False, exit_code=2, detail="it exited with code 2")
+    ]
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: the controller refuses its flags
+        steps:
+          - controller: {action: start, args: [--resync-period=never]}
+          - controller: {action: ready, timeout: 600}
+        """,
+        env,
+    )
+
+    assert "step 2 (controller, cluster source) failed" in text
+    assert "error: controller main@source is not running: it exited with code 2" in text
+    assert "controller main@source, last 50 lines:\n    fake log of main: running=True" in text
+    assert f"whole controller logs:\n  main@source: {tmp_path / 'logs' / 'source-main.log'}" in text
+
+
+def test_a_controller_that_never_gets_ready_fails_after_the_timeout(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.probes[("source", "main")] = [Probe(ready=False, detail="/readyz: 503 waiting")]
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: a standby is never ready
+        steps:
+          - controller: start
+          - controller: {action: ready, timeout: 0.05}
+        """,
+        env,
+    )
+
+    assert "what: still not true after 0.05 s: controller main@source is not ready" in text
+    assert "/readyz: 503 waiting" in text
+
+
+# --- moves: timeouts, namespaces, backups ------------------------------------------------------
+
+
+def test_move_timeouts_come_from_the_step_or_the_scenario(tmp_path: Path) -> None:
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: a long move and a short one
+        moveTimeout: 900
+        steps:
+          - move: {}
+          - move: {from: target, to: source, timeout: 45}
+        """,
+    )
+
+    assert env.actions == [
+        "move t-ns from source to target within 900",
+        "move t-ns from target to source within 45",
+    ]
+
+
+def test_a_second_namespace_moves_with_the_first_or_on_its_own(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    run = run_scenario(
+        loader_load(
+            tmp_path,
+            """
+            description: two namespaces, moved together and then one back
+            namespaces: 2
+            steps:
+              - apply:
+                  - {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}
+                  - {apiVersion: v1, kind: ConfigMap, metadata: {name: two, namespace: "{{ namespace2 }}"}}
+              - move: {namespaces: ["{{ namespace }}", "{{ namespace2 }}"]}
+              - move: {from: target, to: source, namespaces: ["{{ namespace2 }}"]}
+              - cluster: target
+                expect:
+                  count:
+                    - {apiVersion: v1, kind: ConfigMap, equals: 1}
+                    - {apiVersion: v1, kind: ConfigMap, namespace: "{{ namespace2 }}", equals: 0}
+              - expect: {count: {apiVersion: v1, kind: ConfigMap, namespace: "{{ namespace2 }}", equals: 1}}
+            invariants: {settle: 0.2}
+            """,
+        ),
+        env,
+        namespace=NAMESPACE,
+        more_namespaces=["t-ns2"],
+        suffix="abc123",
+        repo_root=tmp_path,
+        interval=0.01,
+    )
+
+    assert run.namespaces == {"namespace": NAMESPACE, "namespace2": "t-ns2"}
+    assert env.actions == [
+        "move t-ns from source to target within 300",
+        "move t-ns2 from source to target within 300",
+        "move t-ns2 from target to source within 300",
+    ]
+
+
+def test_a_snapshot_and_the_invariants_cover_every_namespace(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put(pool())
+    source.put(claim("m1", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    for obj in (pool(), claim("m1", "p-10-0-0-10"), address("p-10-0-0-10", "10.0.0.10", "m1")):
+        obj["metadata"] = {**obj["metadata"], "namespace": "t-ns2"}  # type: ignore[dict-item]
+        source.put(obj)
+    source.put(
+        {
+            **address("p-dup", "10.0.0.10", "m1"),
+            "metadata": {
+                "name": "p-dup",
+                "namespace": "t-ns2",
+                "finalizers": ["ipaddress.ipam.metal3.io"],
+            },
+        }
+    )
+
+    with pytest.raises(ScenarioFailed) as caught:
+        run_scenario(
+            loader_load(
+                tmp_path,
+                """
+                description: snapshot both, then find the duplicate in the second
+                namespaces: 2
+                steps:
+                  - snapshot: both
+                invariants: {settle: 0.1}
+                """,
+            ),
+            env,
+            namespace=NAMESPACE,
+            more_namespaces=["t-ns2"],
+            suffix="s",
+            repo_root=tmp_path,
+            interval=0.01,
+        )
+
+    text = str(caught.value)
+    assert (
+        "on source, namespace2:\n    no-duplicate-addresses:\n      - 10.0.0.10 is held 2 times"
+        in text
+    )
+    assert "on source:\n" not in text
+
+
+def test_a_snapshot_keys_the_second_namespace_by_its_template_name(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    for namespace in (NAMESPACE, "t-ns2"):
+        for obj in (claim("m1", "p-10-0-0-10"), address("p-10-0-0-10", "10.0.0.10", "m1")):
+            obj["metadata"] = {**obj["metadata"], "namespace": namespace}  # type: ignore[dict-item]
+            env.clients["source"].put(obj)
+
+    run = run_scenario(
+        loader_load(
+            tmp_path,
+            "description: x\nnamespaces: 2\nsteps:\n  - snapshot: s\ninvariants: {skip: [{name: addresses-inside-pools, reason: no pool}]}\n",
+        ),
+        env,
+        namespace=NAMESPACE,
+        more_namespaces=["t-ns2"],
+        suffix="s",
+        repo_root=tmp_path,
+        interval=0.01,
+    )
+
+    assert run.snapshots["s"]["claims"] == {
+        "IPClaim/m1": "10.0.0.10",
+        "namespace2/IPClaim/m1": "10.0.0.10",
+    }
+
+
+def test_a_backup_restored_into_the_target_gives_the_same_allocations(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    for obj in (pool(), claim("m1", "p-10-0-0-10"), address("p-10-0-0-10", "10.0.0.10", "m1")):
+        source.put(obj)
+
+    run_yaml(
+        tmp_path,
+        """
+        description: back up the source, restore into the target
+        steps:
+          - snapshot: before
+          - move: {toDirectory: nightly}
+          - name: the source keeps everything
+            expect: {snapshot: before}
+          - move: {fromDirectory: nightly, to: target, timeout: 30}
+          - name: the status a controller rebuilds after the restore (none runs here)
+            cluster: target
+            patch:
+              object: {apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, metadata: {name: m1}}
+              subresource: status
+              merge: {status: {address: {name: p-10-0-0-10}}}
+          - {cluster: target, expect: {snapshot: before}}
+        """,
+        env,
+    )
+
+    assert env.actions == [
+        "backup t-ns of source to nightly within 300",
+        "restore nightly to target within 30",
+    ]
+
+
+# --- conditions: events that must not be there, not-equal, count against count ----------------
+
+
+def test_no_event_with_a_reason_passes_when_none_and_fails_when_one_is_there(
+    tmp_path: Path,
+) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": config("ev1"),
+            "involvedObject": {"kind": "IPClaim", "name": "claim-1"},
+            "type": "Normal",
+            "reason": "Allocated",
+            "message": "10.0.0.10",
+        }
+    )
+    scenario = """
+        description: no extra address was released for the claim
+        steps:
+          - expect:
+              events:
+                - involvedObject: {kind: IPClaim, name: claim-1}
+                  reason: %s
+                  absent: true
+        """
+
+    run_yaml(tmp_path, scenario % "ExtraAddressReleased", env)
+    text = failure_of(tmp_path, scenario % "Alloc.*", env)
+
+    assert "what: an Event about IPClaim claim-1 matches, and none may" in text
+    assert "+- message: 10.0.0.10" in text
+
+
+def test_not_equal_compares_with_a_captured_value_of_the_same_type(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    client = env.clients["source"]
+    client.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": config("a"), "data": {}})
+    client.objects[("v1", "ConfigMap", NAMESPACE, "a")]["spec"] = {"used": 4, "name": "x"}
+    scenario = """
+        description: capture a number, change it, and compare
+        steps:
+          - capture:
+              used: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}, path: .spec.used}
+              old_uid: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}, path: .metadata.uid}
+          - patch:
+              object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+              merge: {spec: {used: %s}}
+          - expect:
+              jsonpath:
+                - {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}, path: .spec.used, notEquals: "{{ used }}"}
+                - {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}, path: .metadata.uid, equals: "{{ old_uid }}"}
+        """
+
+    run_yaml(tmp_path, scenario % "5", env)
+    client.objects[("v1", "ConfigMap", NAMESPACE, "a")]["spec"] = {"used": 4}
+    text = failure_of(tmp_path, scenario % "4", env)
+
+    assert "what: ConfigMap t-ns/a .spec.used: expected anything but 4, found it" in text
+
+
+def test_counts_compare_with_other_counts_here_or_on_the_other_cluster(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    source.put(pool())
+    for n in (10, 11):
+        source.put(claim(f"m{n}", f"p-10-0-0-{n}"))
+        source.put(address(f"p-10-0-0-{n}", f"10.0.0.{n}", f"m{n}"))
+    source.put(claim("waiting", "nothing-yet") | {"status": {}})
+    env.clients["target"].put(pool())
+    addresses = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPAddress"
+    claims = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim"
+
+    run_yaml(
+        tmp_path,
+        f"""
+        description: as many addresses as bound claims, no more than claims
+        steps:
+          - expect:
+              count:
+                - {addresses}, equals: {{count: {claims}, where: {{status: {{address: {{}}}}}}}}}}}}
+                - {addresses}, atMost: {{count: {claims}}}}}}}
+                - {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPPool, equals: {{count: {{apiVersion: ipam.metal3.io/v1alpha1, kind: IPPool, cluster: target}}}}}}
+        """,
+        env,
+    )
+    text = failure_of(
+        tmp_path,
+        f"""
+        description: every claim has an address (it does not)
+        steps:
+          - expect: {{count: {addresses}, equals: {{count: {claims}}}}}}}}}
+        """,
+        env,
+    )
+
+    assert (
+        "what: IPAddress.ipam.metal3.io: 2 found, expected exactly 3 "
+        "(the count of IPClaim.ipam.metal3.io)" in text
+    )
+
+
+def loader_load(tmp_path: Path, text: str) -> Scenario:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text))
+    return loader.load(path, repo_root=tmp_path)
