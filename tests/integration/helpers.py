@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from e2e import providers
 from e2e.cluster import Cluster
 
 POOLS = "ippools.ipam.metal3.io"
@@ -33,3 +34,11 @@ def apply_all(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
     cluster.kubectl(
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     )
+
+
+def workload_cluster(namespace: str, name: str) -> list[dict[str, Any]]:
+    """A Cluster that Cluster API accepts and provisions, with its stand-in providers' objects."""
+    objects = providers.workload_cluster(name)
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    return objects

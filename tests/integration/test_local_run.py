@@ -39,6 +39,13 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
 def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env["XDG_STATE_HOME"] = str(tmp_path)
@@ -81,7 +88,11 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
             while bound() not in ("provisioning-192-168-0-10", "provisioning-192-168-0-11"):
                 assert time.monotonic() < deadline, "".join(output)
                 time.sleep(0.5)
-            assert _processes_mentioning(str(tmp_path)), "no etcd/apiserver under the state dir"
+            running = _processes_mentioning(str(tmp_path))
+            assert running, "no etcd/apiserver under the state dir"
+            commands = [_command(pid) for pid in running]
+            assert any(b"capi-manager" in c for c in commands), "Cluster API's manager is missing"
+            assert not any("not applied" in line for line in output), "".join(output)
         finally:
             local.send_signal(signal.SIGINT)
             code = local.wait(60)
