@@ -16,6 +16,7 @@ Restarts (API server, etcd, or all of it) keep the data and the ports.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import shutil
@@ -77,7 +78,6 @@ class ControlPlane(Cluster):
         self.pki = pki.create(self.workdir / "pki")
         self.ports = self._ports()
         logs = self.workdir / "logs"
-        self.logs = logs
         self.etcd = processes.Process("etcd", self._etcd_argv(), logs / "etcd.log")
         self.apiserver = processes.Process(
             "kube-apiserver", self._apiserver_argv(), logs / "kube-apiserver.log"
@@ -225,13 +225,6 @@ class ControlPlane(Cluster):
             raise ControlPlaneError(f"{self.name}: {err}") from None
         self.apply(_as_list(capi.webhook_configurations(self.tools, endpoint)))
 
-    def bootstrap(self) -> None:
-        """Everything after the Kubernetes programs: CRDs, inventory, Cluster API."""
-        self.install()
-        self.launch_cluster_api()
-        self.wait_cluster_api()
-        self.wait_for_default_service_account()
-
     def wait_for_default_service_account(self, timeout: float = 60) -> None:
         def ready() -> bool:
             out = self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False)
@@ -334,7 +327,8 @@ def start_all(*planes: ControlPlane) -> None:
 
     Programs are launched from the calling (main) thread, since they are tied to the
     life of the thread that starts them; the waiting overlaps because every program of a
-    stage is launched before any of them is waited for.
+    stage is launched before any of them is waited for. The CRD installs, which only run
+    kubectl, overlap in threads.
     """
     try:
         for cp in planes:
@@ -347,8 +341,9 @@ def start_all(*planes: ControlPlane) -> None:
             cp.wait_apiserver()
         for cp in planes:
             cp.launch_controller_manager()
-        for cp in planes:
-            cp.install()
+        with concurrent.futures.ThreadPoolExecutor(len(planes)) as pool:
+            for done in [pool.submit(cp.install) for cp in planes]:
+                done.result()
         for cp in planes:
             cp.launch_cluster_api()
         for cp in planes:

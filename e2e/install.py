@@ -17,10 +17,9 @@ from typing import Any, Protocol
 import yaml
 
 from e2e import capi, providers
+from e2e.capi import CLUSTERCTL_LABEL, PROVIDER_LABEL
 from e2e.toolchain import REPO, Tools
 
-CLUSTERCTL_LABEL = "clusterctl.cluster.x-k8s.io"
-PROVIDER_LABEL = "cluster.x-k8s.io/provider"
 OUR_CRDS = REPO / "crds"
 IPAM_PROVIDER = {"name": "ipam-metal3", "namespace": "metal3-ipam-system", "version": "v0.1.0"}
 
