@@ -220,11 +220,16 @@ def check(cluster: Cluster) -> Installation:
             f"harness's clusterctl (v1beta2, Cluster API >= v1.11) needs. Upgrade it:\n"
             f"  clusterctl upgrade apply --kubeconfig {cluster.kubeconfig_path} --contract v1beta2"
         )
+    if "failed calling webhook" in proc.stderr:
+        raise ClusterAPIError(
+            f"Cluster API's webhooks are registered in {where} but do not answer; is its "
+            f"manager running (kubectl -n capi-system get deployments)? The API server said:\n"
+            f"  {proc.stderr.strip()}"
+        )
     if REFUSAL not in proc.stderr:
         raise ClusterAPIError(
-            f"Cluster API's webhooks in {where} did not answer as expected; is the manager "
-            f"running (kubectl -n capi-system get deployments)? The API server said:\n"
-            f"  {proc.stderr.strip()}"
+            f"Cluster API in {where} refused a Cluster that names no provider, but not as "
+            f"its v1beta2 webhook does. The API server said:\n  {proc.stderr.strip()}"
         )
     provider = cluster.get_json(
         "providers.clusterctl.cluster.x-k8s.io", PROVIDER, "-n", "capi-system"

@@ -135,6 +135,7 @@ def test_cluster_api_without_its_webhooks_or_its_manager_is_not_taken_for_instal
         )
     )
     with pytest.raises(
-        capi.ClusterAPIError, match="did not answer as expected; is the manager running"
+        capi.ClusterAPIError,
+        match=r"registered in bare .* but do not answer; is its manager running",
     ):
         capi.check(bare)

@@ -57,6 +57,9 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C must reach it even when this test runs where SIGINT is ignored (a
+        # background job of a shell), which a child would otherwise inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as local:
         assert local.stdout is not None
         reader = threading.Thread(target=lambda: output.extend(local.stdout or ()), daemon=True)
@@ -95,7 +98,11 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
             assert not any("not applied" in line for line in output), "".join(output)
         finally:
             local.send_signal(signal.SIGINT)
-            code = local.wait(60)
+            try:
+                code = local.wait(60)
+            except subprocess.TimeoutExpired:
+                local.kill()  # its programs die with it (PR_SET_PDEATHSIG)
+                raise
         reader.join(10)
     assert code == 0, "".join(output)
     assert any("Stopped" in line for line in output), "".join(output)
