@@ -86,10 +86,19 @@ class Cluster:
 
 
 class ExternalCluster(Cluster):
-    """A cluster the user runs (kind, a lab cluster); the harness only installs CRDs into it."""
+    """A cluster the user runs (kind with ``clusterctl init``, a lab cluster).
+
+    The harness runs nothing there: it checks that Cluster API is installed and answers
+    (``e2e.capi.check``; a ``ClusterAPIError`` says what to run otherwise), then installs
+    this project's CRDs, the stand-in providers' CRDs and this provider's inventory entry,
+    leaving Cluster API's own CRDs and inventory as ``clusterctl init`` made them.
+    """
+
+    cluster_api_version: str | None = None
 
     def prepare(self) -> ExternalCluster:
-        from e2e import install
+        from e2e import capi, install
 
-        install.install_all(self, ensure_tools())
+        self.cluster_api_version = capi.check(self).version
+        install.install_all(self, ensure_tools(), cluster_api=False)
         return self

@@ -1,9 +1,11 @@
-"""A real Kubernetes control plane on loopback: etcd + kube-apiserver + kube-controller-manager.
+"""A real management cluster on loopback: etcd, kube-apiserver, kube-controller-manager, Cluster API.
 
 Each ControlPlane lives in its own directory (certificates, etcd data, logs, kubeconfig),
 listens on free loopback ports, runs the API server with RBAC on, and runs the
 controller-manager's garbage collector, namespace and service-account controllers so
-ownerRef cascades and namespace deletion behave as in a real cluster. It is a context
+ownerRef cascades and namespace deletion behave as in a real cluster. Beside them runs
+the Cluster API core manager (``e2e.capi``) with its webhooks and CRD conversion
+registered by URL, as ``clusterctl init`` leaves a management cluster. It is a context
 manager in the style of testcontainers / pytest-kind::
 
     with ControlPlane("source") as cp:
@@ -14,6 +16,7 @@ Restarts (API server, etcd, or all of it) keep the data and the ports.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import shutil
@@ -24,8 +27,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from e2e import install, kubeconfig, pki, ports, processes
+from e2e import capi, install, kubeconfig, pki, ports, processes
 from e2e.cluster import Cluster
 from e2e.toolchain import Tools, ensure_tools
 
@@ -44,8 +48,15 @@ class ControlPlaneError(RuntimeError):
     """A component did not start; the message carries the end of its log."""
 
 
+PORTS = ("etcd", "etcd_peer", "apiserver", "capi_webhook", "capi_health", "capi_diagnostics")
+
+
 class ControlPlane(Cluster):
-    """etcd + kube-apiserver + kube-controller-manager, started and stopped as one."""
+    """etcd + kube-apiserver + kube-controller-manager + Cluster API, started and stopped as one.
+
+    ``install_crds=False`` gives a bare Kubernetes (no CRDs, no Cluster API);
+    ``cluster_api=False`` installs the CRDs without running the Cluster API manager.
+    """
 
     def __init__(
         self,
@@ -55,6 +66,7 @@ class ControlPlane(Cluster):
         tools: Tools | None = None,
         keep_data: bool | None = None,
         install_crds: bool = True,
+        cluster_api: bool = True,
     ) -> None:
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"capi-ipam-{name}-"))
@@ -73,17 +85,34 @@ class ControlPlane(Cluster):
         self.controller_manager = processes.Process(
             "kube-controller-manager", self._kcm_argv(), logs / "kube-controller-manager.log"
         )
+        self.capi_manager: capi.Manager | None = None
+        if install_crds and cluster_api:
+            self.capi_manager = capi.Manager(
+                self.tools,
+                kubeconfig_path=self.kubeconfig_path,
+                cert_dir=self.pki.webhook_dir,
+                ports=self.ports,
+                log_path=logs / "capi-manager.log",
+            )
 
     # --- configuration -------------------------------------------------------------------
 
     def _ports(self) -> dict[str, int]:
+        """The ports of every server, kept in the work directory across restarts and runs."""
         path = self.workdir / "ports.json"
-        if path.exists():
-            kept: dict[str, int] = json.loads(path.read_text())
-            return kept
-        chosen = {name: ports.free_port() for name in ("etcd", "etcd_peer", "apiserver")}
-        path.write_text(json.dumps(chosen))
+        chosen: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in PORTS if name not in chosen]
+        if missing:
+            chosen.update({name: ports.free_port() for name in missing})
+            path.write_text(json.dumps(chosen))
         return chosen
+
+    @property
+    def capi_endpoint(self) -> capi.Endpoint | None:
+        """Where the API server reaches Cluster API's webhooks, when the manager runs here."""
+        if self.capi_manager is None:
+            return None
+        return capi.Endpoint(self.ports["capi_webhook"], self.pki.ca_cert)
 
     @property
     def server(self) -> str:
@@ -176,11 +205,25 @@ class ControlPlane(Cluster):
         )
         self.controller_manager.start()
 
-    def bootstrap(self) -> None:
+    def install(self) -> None:
         """Install what every cluster of the harness has: CRDs and the provider inventory."""
         if self.install_crds:
-            install.install_all(self, self.tools)
-        self.wait_for_default_service_account()
+            install.install_all(self, self.tools, conversion=self.capi_endpoint)
+
+    def launch_cluster_api(self) -> None:
+        if self.capi_manager is not None:
+            self.capi_manager.start()
+
+    def wait_cluster_api(self, timeout: float = 120) -> None:
+        """Wait for the manager's webhook server, then register its webhooks by URL."""
+        endpoint = self.capi_endpoint
+        if self.capi_manager is None or endpoint is None:
+            return
+        try:
+            self.capi_manager.wait_ready(timeout)
+        except capi.ClusterAPIError as err:
+            raise ControlPlaneError(f"{self.name}: {err}") from None
+        self.apply(_as_list(capi.webhook_configurations(self.tools, endpoint)))
 
     def wait_for_default_service_account(self, timeout: float = 60) -> None:
         def ready() -> bool:
@@ -194,6 +237,8 @@ class ControlPlane(Cluster):
         return self
 
     def stop(self) -> None:
+        if self.capi_manager is not None:
+            self.capi_manager.stop()
         for proc in (self.controller_manager, self.apiserver, self.etcd):
             proc.stop()
         if not self.keep_data:
@@ -211,6 +256,9 @@ class ControlPlane(Cluster):
         self.wait_apiserver()
 
     def restart(self) -> None:
+        """Everything stops and starts again, as when a management cluster's node reboots."""
+        if self.capi_manager is not None:
+            self.capi_manager.stop()
         for proc in (self.controller_manager, self.apiserver, self.etcd):
             proc.stop()
         self.launch_etcd()
@@ -218,9 +266,14 @@ class ControlPlane(Cluster):
         self.launch_apiserver()
         self.wait_apiserver()
         self.launch_controller_manager()
+        self.launch_cluster_api()
+        self.wait_cluster_api()
 
     def programs(self) -> list[processes.Process]:
-        return [self.etcd, self.apiserver, self.controller_manager]
+        found = [self.etcd, self.apiserver, self.controller_manager]
+        if self.capi_manager is not None:
+            found.append(self.capi_manager.process)
+        return found
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -265,12 +318,17 @@ class ControlPlane(Cluster):
         )
 
 
+def _as_list(docs: list[dict[str, Any]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+
+
 def start_all(*planes: ControlPlane) -> None:
     """Start several control planes side by side: each stage overlaps across planes.
 
     Programs are launched from the calling (main) thread, since they are tied to the
     life of the thread that starts them; the waiting overlaps because every program of a
-    stage is launched before any of them is waited for.
+    stage is launched before any of them is waited for. The CRD installs, which only run
+    kubectl, overlap in threads.
     """
     try:
         for cp in planes:
@@ -283,8 +341,15 @@ def start_all(*planes: ControlPlane) -> None:
             cp.wait_apiserver()
         for cp in planes:
             cp.launch_controller_manager()
+        with concurrent.futures.ThreadPoolExecutor(len(planes)) as pool:
+            for done in [pool.submit(cp.install) for cp in planes]:
+                done.result()
         for cp in planes:
-            cp.bootstrap()
+            cp.launch_cluster_api()
+        for cp in planes:
+            cp.wait_cluster_api()
+        for cp in planes:
+            cp.wait_for_default_service_account()
     except BaseException:
         for cp in planes:
             with contextlib.suppress(Exception):

@@ -4,7 +4,9 @@ Cluster API's CRDs and the inventory CRD come from the pinned cluster-api module
 same version as the clusterctl binary). Every CRD is labelled the way ``clusterctl init``
 labels what it installs, so ``clusterctl move`` discovers the types, and the inventory
 holds a Provider entry for the core provider and for this one, so move accepts the
-clusters as management clusters.
+clusters as management clusters. The stand-in providers of ``e2e.providers`` come too.
+In a cluster where ``clusterctl init`` already installed Cluster API, its CRDs and its
+inventory entry are left as they are.
 """
 
 from __future__ import annotations
@@ -14,21 +16,12 @@ from typing import Any, Protocol
 
 import yaml
 
+from e2e import capi, providers
+from e2e.capi import CLUSTERCTL_LABEL, PROVIDER_LABEL
 from e2e.toolchain import REPO, Tools
 
-CLUSTERCTL_LABEL = "clusterctl.cluster.x-k8s.io"
-PROVIDER_LABEL = "cluster.x-k8s.io/provider"
 OUR_CRDS = REPO / "crds"
 IPAM_PROVIDER = {"name": "ipam-metal3", "namespace": "metal3-ipam-system", "version": "v0.1.0"}
-CAPI_CRDS = (
-    "cluster.x-k8s.io_clusters.yaml",
-    "cluster.x-k8s.io_clusterclasses.yaml",
-    "cluster.x-k8s.io_machines.yaml",
-    "cluster.x-k8s.io_machinesets.yaml",
-    "cluster.x-k8s.io_machinedeployments.yaml",
-    "ipam.cluster.x-k8s.io_ipaddressclaims.yaml",
-    "ipam.cluster.x-k8s.io_ipaddresses.yaml",
-)
 
 
 class _Applies(Protocol):
@@ -59,16 +52,15 @@ def our_crds() -> list[dict[str, Any]]:
     return _labelled(docs, {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: "ipam-metal3"})
 
 
-def cluster_api_crds(tools: Tools) -> list[dict[str, Any]]:
-    bases = tools.cluster_api_source / "core" / "config" / "crd" / "bases"
-    docs = [d for name in CAPI_CRDS for d in _load(bases / name)]
-    docs = _labelled(docs, {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: "cluster-api"})
+def cluster_api_crds(tools: Tools, conversion: capi.Endpoint | None) -> list[dict[str, Any]]:
+    """Every Cluster API core CRD (converting through ``conversion``) and the inventory CRD."""
+    docs = capi.crds(tools, conversion)
     inventory = tools.cluster_api_source / "cmd" / "clusterctl" / "config" / "crd" / "bases"
     inv = _load(inventory / "clusterctl.cluster.x-k8s.io_providers.yaml")
     return docs + _labelled(inv, {"clusterctl.cluster.x-k8s.io/core": "inventory"})
 
 
-def inventory(tools: Tools) -> list[dict[str, Any]]:
+def inventory(tools: Tools, *, core: bool = True) -> list[dict[str, Any]]:
     """Namespaces and Provider entries for Cluster API's core provider and this provider."""
 
     def provider(
@@ -87,15 +79,11 @@ def inventory(tools: Tools) -> list[dict[str, Any]]:
             "version": version,
         }
 
-    namespaces = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-        for ns in ("capi-system", IPAM_PROVIDER["namespace"])
-    ]
-    return [
-        *namespaces,
-        provider(
-            "cluster-api", "capi-system", "CoreProvider", "cluster-api", tools.cluster_api_version
-        ),
+    def namespace(name: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+    ours = [
+        namespace(IPAM_PROVIDER["namespace"]),
         provider(
             IPAM_PROVIDER["name"],
             IPAM_PROVIDER["namespace"],
@@ -104,15 +92,36 @@ def inventory(tools: Tools) -> list[dict[str, Any]]:
             IPAM_PROVIDER["version"],
         ),
     ]
+    if not core:
+        return ours
+    return [
+        namespace("capi-system"),
+        provider(
+            "cluster-api", "capi-system", "CoreProvider", "cluster-api", tools.cluster_api_version
+        ),
+        *ours,
+    ]
 
 
 def _as_list(docs: list[dict[str, Any]]) -> str:
     return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs})
 
 
-def install_all(cluster: _Applies, tools: Tools) -> None:
-    crds = our_crds() + cluster_api_crds(tools)
+def install_all(
+    cluster: _Applies,
+    tools: Tools,
+    *,
+    cluster_api: bool = True,
+    conversion: capi.Endpoint | None = None,
+) -> None:
+    """Install the CRDs and the inventory; ``cluster_api=False`` leaves Cluster API's own alone.
+
+    ``conversion`` is where the Cluster API manager of this cluster serves ``/convert``.
+    """
+    crds = our_crds() + providers.crds()
+    if cluster_api:
+        crds += cluster_api_crds(tools, conversion)
     cluster.apply(_as_list(crds))
     names = [f"crd/{d['metadata']['name']}" for d in crds]
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
-    cluster.apply(_as_list(inventory(tools)))
+    cluster.apply(_as_list(inventory(tools, core=cluster_api)))

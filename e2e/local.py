@@ -1,9 +1,11 @@
 """``make run``: the controller against $KUBECONFIG, or on an embedded local control plane.
 
 Without KUBECONFIG, a control plane is started in a state directory that survives
-restarts (``$XDG_STATE_HOME/capi-ipam/local``), the CRDs and examples/ are installed,
-and the controller runs in the foreground under the ServiceAccount and RBAC that
-config/ ships. Ctrl-C stops the controller and the control plane; nothing is left running.
+restarts (``$XDG_STATE_HOME/capi-ipam/local``), with Cluster API's manager beside it as
+in any management cluster (its webhooks check what examples/ and the user apply), the
+CRDs and examples/ are installed, and the controller runs in the foreground under the
+ServiceAccount and RBAC that config/ ships. Ctrl-C stops the controller and the control
+plane; nothing is left running.
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     cp.start()
     print(
-        f"Control plane ready in {time.monotonic() - started:.1f}s. Applying examples/:", flush=True
+        f"Control plane ready in {time.monotonic() - started:.1f}s (etcd, kube-apiserver, "
+        f"kube-controller-manager, Cluster API {cp.tools.cluster_api_version}). "
+        "Applying examples/:",
+        flush=True,
     )
     apply_examples(cp)
     print(

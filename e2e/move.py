@@ -1,60 +1,81 @@
 """``clusterctl move`` between two harness clusters, with what clusterctl checks first.
 
 clusterctl refuses to move a Cluster whose infrastructure is still provisioning or a
-Machine without a node. In the harness nothing provisions anything, so before moving,
-every Cluster in the namespace is marked provisioned through its status subresource and
-every Machine gets a nodeRef. Everything else is the real clusterctl, including its
-backup and restore (``--to-directory`` / ``--from-directory``).
+Machine without a node. Clusters are provisioned by Cluster API's own Cluster controller
+(from the stand-in providers of ``e2e.providers``), so the move first waits for it to say
+so. Only a Machine's nodeRef is written by hand: no node ever joins a harness cluster.
+Everything else is the real clusterctl, including its backup and restore
+(``--to-directory`` / ``--from-directory``).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from e2e.cluster import Cluster
 from e2e.toolchain import ensure_tools
+
+PROVISIONING_TIMEOUT = 60.0
 
 
 class MoveError(RuntimeError):
     """clusterctl move failed; the message carries its output."""
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _not_provisioned(item: dict[str, Any]) -> str | None:
+    """What clusterctl would find missing in a Cluster's status, or None."""
+    status = item.get("status") or {}
+    initialization = status.get("initialization") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if not initialization.get("infrastructureProvisioned"):
+        return "infrastructure not provisioned"
+    if conditions.get("ControlPlaneInitialized") != "True":
+        return "control plane not initialized"
+    if (item.get("spec") or {}).get("controlPlaneRef") and not initialization.get(
+        "controlPlaneInitialized"
+    ):
+        return "control plane not initialized"
+    return None
+
+
+def wait_provisioned(
+    cluster: Cluster, namespace: str, timeout: float = PROVISIONING_TIMEOUT
+) -> None:
+    """Wait until Cluster API reports every Cluster of the namespace as clusterctl requires."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = cluster.get_json("clusters.cluster.x-k8s.io", "-n", namespace) or {"items": []}
+        waiting = {
+            item["metadata"]["name"]: reason
+            for item in found["items"]
+            if (reason := _not_provisioned(item)) is not None
+        }
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            listed = ", ".join(f"{name} ({reason})" for name, reason in sorted(waiting.items()))
+            raise MoveError(
+                f"clusterctl would refuse to move {namespace}: after {timeout:.0f}s Cluster API "
+                f"on {cluster.name} still reports {listed}. A Cluster written as "
+                "`workloadCluster: NAME` is provisioned within seconds; one created paused "
+                "is never reconciled, so create it unpaused and pause it afterwards."
+            )
+        time.sleep(0.5)
 
 
 def mark_provisioned(cluster: Cluster, namespace: str) -> None:
-    """Make each Cluster and Machine of the namespace look provisioned to clusterctl."""
-    clusters = cluster.get_json("clusters.cluster.x-k8s.io", "-n", namespace) or {"items": []}
-    for item in clusters["items"]:
-        status = {
-            "initialization": {"infrastructureProvisioned": True, "controlPlaneInitialized": True},
-            "conditions": [
-                {
-                    "type": "ControlPlaneInitialized",
-                    "status": "True",
-                    "reason": "Initialized",
-                    "message": "",
-                    "lastTransitionTime": _now(),
-                }
-            ],
-        }
-        cluster.kubectl(
-            "patch",
-            "clusters.cluster.x-k8s.io",
-            item["metadata"]["name"],
-            "-n",
-            namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": status}),
-        )
+    """Give each Machine of the namespace a nodeRef, since no node ever joins a harness cluster.
+
+    This is the only status the harness writes for clusterctl: Clusters are provisioned by
+    Cluster API's Cluster controller (see :func:`wait_provisioned`), and nothing here
+    provisions a Machine's node.
+    """
     machines = cluster.get_json("machines.cluster.x-k8s.io", "-n", namespace) or {"items": []}
     for item in machines["items"]:
         name = item["metadata"]["name"]
@@ -122,6 +143,7 @@ def _checked(what: str, proc: subprocess.CompletedProcess[str]) -> str:
 
 def move(source: Cluster, target: Cluster, namespace: str, *, timeout: float = MOVE_TIMEOUT) -> str:
     """Move every Cluster API object of ``namespace`` from ``source`` to ``target``."""
+    wait_provisioned(source, namespace)
     mark_provisioned(source, namespace)
     proc = clusterctl(
         "move",
@@ -144,6 +166,7 @@ def backup(
     so a backup file of a Cluster says ``paused: true``.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    wait_provisioned(source, namespace)
     mark_provisioned(source, namespace)  # clusterctl checks this before a backup too
     proc = clusterctl(
         "move",

@@ -1,4 +1,9 @@
-"""Certificates and keys for one control plane: a CA, serving and client certs, an SA key."""
+"""Certificates and keys for one control plane: a CA, serving and client certs, an SA key.
+
+Besides the API server's own pair, the CA signs a webhook serving pair (SAN 127.0.0.1)
+in a directory of its own, named as controller-runtime expects (``tls.crt``/``tls.key``),
+so a webhook server beside the control plane is trusted through the harness CA alone.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ class Pki:
     kcm_key = property(lambda self: self.directory / "controller-manager.key")
     sa_key = property(lambda self: self.directory / "sa.key")
     sa_pub = property(lambda self: self.directory / "sa.pub")
+    webhook_dir = property(lambda self: self.directory / "webhook")
+    webhook_cert = property(lambda self: self.directory / "webhook" / "tls.crt")
+    webhook_key = property(lambda self: self.directory / "webhook" / "tls.key")
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -94,8 +102,40 @@ def create(directory: Path, *, service_ip: str = "10.0.0.1") -> Pki:
     API server's service range), which in-cluster clients connect to.
     """
     pki = Pki(directory)
-    if pki.sa_pub.exists():
-        return pki
+    if not pki.sa_pub.exists():
+        _create_all(pki)
+    if not pki.webhook_key.exists():
+        _create_webhook_pair(pki)
+    return pki
+
+
+def _create_webhook_pair(pki: Pki) -> None:
+    """A serving pair for webhook servers on loopback, signed by the existing CA."""
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{pki.ca_key}: expected an EC key")
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    pki.webhook_dir.mkdir(parents=True, exist_ok=True)
+    key = _key()
+    sans: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.DNSName("localhost"),
+    ]
+    cert = _sign(
+        _name("capi-ipam-harness-webhook"),
+        key,
+        ca_name,
+        ca_key,
+        usage=[ExtendedKeyUsageOID.SERVER_AUTH],
+        sans=sans,
+    )
+    # The key last: a present tls.key means the pair is complete (see create()).
+    _write_cert(pki.webhook_cert, cert)
+    _write_key(pki.webhook_key, key)
+
+
+def _create_all(pki: Pki) -> None:
+    directory = pki.directory
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_name = _key(), _name("capi-ipam-harness-ca")
     _write_key(pki.ca_key, ca_key)
@@ -129,7 +169,6 @@ def create(directory: Path, *, service_ip: str = "10.0.0.1") -> Pki:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    return pki
 
 
 def client_certificate(

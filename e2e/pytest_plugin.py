@@ -1,10 +1,12 @@
 """pytest fixtures: two management clusters per session, a namespace and controllers per test.
 
 By default the session starts two harness control planes (``source`` and ``target``)
-side by side. Set ``IPAM_E2E_SOURCE_KUBECONFIG`` and ``IPAM_E2E_TARGET_KUBECONFIG`` to
-run the same tests against two clusters you already have (kind on a laptop, say): the
-harness then installs the CRDs and the provider inventory into them and uses them as they
-are; tests that restart an API server or etcd are skipped there.
+side by side, each with Cluster API's manager. Set ``IPAM_E2E_SOURCE_KUBECONFIG`` and
+``IPAM_E2E_TARGET_KUBECONFIG`` to run the same tests against two clusters you already
+have (kind on a laptop with ``clusterctl init``, say): the harness then checks that
+Cluster API runs there (and stops the session saying what to run if it does not),
+installs this project's CRDs and inventory entry, and uses the clusters as they are;
+tests that restart an API server or etcd are skipped there.
 
 Tests do not disturb each other: every test gets fresh namespaces, its controllers serve
 only those (``--namespace``) and elect their leader on a Lease of their own, and at the end
@@ -28,6 +30,7 @@ from typing import Any
 import pytest
 
 from e2e import processes
+from e2e.capi import ClusterAPIError
 from e2e.cluster import Cluster, ExternalCluster
 from e2e.controller import SYSTEM_NAMESPACE, ControllerRunner
 from e2e.controlplane import ControlPlane, start_all
@@ -50,10 +53,13 @@ def external_clusters() -> dict[str, Cluster] | None:
         return None
     if not (source and target):
         raise pytest.UsageError(f"set both {SOURCE_ENV} and {TARGET_ENV}, or neither")
-    return {
-        "source": ExternalCluster("source", Path(source)).prepare(),
-        "target": ExternalCluster("target", Path(target)).prepare(),
-    }
+    try:
+        return {
+            "source": ExternalCluster("source", Path(source)).prepare(),
+            "target": ExternalCluster("target", Path(target)).prepare(),
+        }
+    except ClusterAPIError as err:
+        pytest.exit(str(err), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

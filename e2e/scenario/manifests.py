@@ -1,4 +1,10 @@
-"""Objects as a step names them (inline, a list, ``file:``), in the scenario namespace unless set."""
+"""Objects as a step names them (inline, a list, ``file:``, ``workloadCluster:``), namespaced.
+
+``{workloadCluster: NAME}`` (optionally with ``paused`` and ``labels``) stands for a
+Cluster API Cluster that Cluster API's webhooks accept and its Cluster controller
+provisions: the Cluster and its stand-in infrastructure and control plane objects
+(``e2e.providers``). In ``delete`` it names the Cluster alone; Cluster API deletes the rest.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from typing import Any
 
 import yaml
 
+from e2e import providers
 from e2e.scenario import templating
+
+SHORTHAND = "workloadCluster"
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -111,12 +120,28 @@ def entries(body: Any) -> list[Any]:
     return list(body) if isinstance(body, list) else [body]
 
 
-def resolve(body: Any, *, repo_root: Path, variables: Mapping[str, object]) -> list[dict[str, Any]]:
+def expand(entry: Mapping[str, Any], *, deleting: bool = False) -> list[dict[str, Any]]:
+    """The objects a ``workloadCluster`` entry stands for (only the Cluster when deleting)."""
+    objects = providers.workload_cluster(
+        str(entry[SHORTHAND]), paused=entry.get("paused"), labels=entry.get("labels")
+    )
+    return objects[-1:] if deleting else objects
+
+
+def resolve(
+    body: Any, *, repo_root: Path, variables: Mapping[str, object], deleting: bool = False
+) -> list[dict[str, Any]]:
     """Every object ``body`` stands for, templated and namespaced."""
     namespace = str(variables["namespace"])
     objects: list[dict[str, Any]] = []
     for entry in entries(body):
-        found = load_file(repo_root / entry["file"]) if "file" in entry else [entry]
-        for obj in found:
-            objects.append(with_namespace(templating.render(obj, variables), namespace))
+        if "file" in entry:
+            found = [
+                templating.render(obj, variables) for obj in load_file(repo_root / entry["file"])
+            ]
+        elif SHORTHAND in entry:
+            found = expand(templating.render(entry, variables), deleting=deleting)
+        else:
+            found = [templating.render(entry, variables)]
+        objects.extend(with_namespace(obj, namespace) for obj in found)
     return objects

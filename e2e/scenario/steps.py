@@ -32,7 +32,9 @@ def apply(run: Run, step: Step) -> None:
 
 
 def delete(run: Run, step: Step) -> None:
-    objects = manifests.resolve(step.body, repo_root=run.repo_root, variables=run.variables)
+    objects = manifests.resolve(
+        step.body, repo_root=run.repo_root, variables=run.variables, deleting=True
+    )
     run.client(step.cluster).delete([ObjectRef.of(o) for o in objects])
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from e2e import providers
 from e2e.cluster import Cluster
 from e2e.toolchain import REPO
 
@@ -48,3 +49,11 @@ def ipam(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         timeout=timeout,
         check=False,
     )
+
+
+def workload_cluster(namespace: str, name: str) -> list[dict[str, Any]]:
+    """A Cluster that Cluster API accepts and provisions, with its stand-in providers' objects."""
+    objects = providers.workload_cluster(name)
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    return objects

@@ -9,18 +9,16 @@ import pytest
 from e2e.cluster import Cluster
 from e2e.move import move
 from e2e.pytest_plugin import Controllers
-from tests.integration.helpers import CAPI_CLAIMS, METAL3_CLAIMS, POOLS, apply_all, wait_for
+from tests.integration.helpers import (
+    CAPI_CLAIMS,
+    METAL3_CLAIMS,
+    POOLS,
+    apply_all,
+    wait_for,
+    workload_cluster,
+)
 
 pytestmark = pytest.mark.cluster
-
-
-def workload(namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "cluster.x-k8s.io/v1beta2",
-        "kind": "Cluster",
-        "metadata": {"name": "wl", "namespace": namespace},
-        "spec": {"clusterNetwork": {"serviceDomain": "cluster.local"}},
-    }
 
 
 def pool_and_claims(
@@ -95,7 +93,7 @@ def test_claims_keep_their_addresses_across_a_move_and_the_source_releases_nothi
 ) -> None:
     source = controllers.start("source")
     target = controllers.start("target")
-    apply_all(source_cluster, [workload(namespace)])
+    apply_all(source_cluster, workload_cluster(namespace, "wl"))
     cluster = source_cluster.get_json("clusters.cluster.x-k8s.io", "wl", "-n", namespace)
     apply_all(source_cluster, pool_and_claims(namespace, cluster, ["a", "b", "c"]))
     before = wait_for(

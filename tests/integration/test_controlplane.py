@@ -1,4 +1,7 @@
-"""A harness control plane behaves like a real cluster: it answers, restarts, collects garbage."""
+"""A harness control plane behaves like a real cluster: it answers, restarts, collects garbage.
+
+Cluster API's manager runs beside it and keeps answering through every kind of restart.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from e2e import capi, providers
 from e2e.cluster import Cluster
 from e2e.controlplane import ControlPlane
+from tests.integration.helpers import apply_all, workload_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -30,6 +35,22 @@ def scratch() -> ControlPlane:
         yield cp
 
 
+def _cluster_api_answers(cp: ControlPlane) -> None:
+    """Cluster API's webhook refuses a bare Cluster and its conversion serves v1beta1."""
+    bare = {
+        "apiVersion": "cluster.x-k8s.io/v1beta2",
+        "kind": "Cluster",
+        "metadata": {"name": "bare", "namespace": "default"},
+        "spec": {"paused": False},
+    }
+    proc = cp.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(bare), check=False)
+    assert capi.REFUSAL in proc.stderr
+    apply_all(cp, workload_cluster("default", "restarted"))
+    old = cp.get_json("clusters.v1beta1.cluster.x-k8s.io", "restarted", "-n", "default")
+    # v1beta1 names the infrastructure by apiVersion; only the conversion webhook says so.
+    assert old["spec"]["infrastructureRef"]["apiVersion"] == providers.API_VERSION
+
+
 def test_control_plane_serves_the_kubernetes_version_it_was_built_from(
     scratch: ControlPlane,
 ) -> None:
@@ -41,18 +62,24 @@ def test_object_created_before_an_apiserver_restart_is_still_there(scratch: Cont
     scratch.kubectl("create", "configmap", "before-apiserver-restart", "-n", "default")
     scratch.restart_apiserver()
     assert _configmap(scratch, "default", "before-apiserver-restart") is not None
+    _cluster_api_answers(scratch)
 
 
 def test_object_created_before_an_etcd_restart_is_still_there(scratch: ControlPlane) -> None:
     scratch.kubectl("create", "configmap", "before-etcd-restart", "-n", "default")
     scratch.restart_etcd()
     assert _configmap(scratch, "default", "before-etcd-restart") is not None
+    _cluster_api_answers(scratch)
 
 
 def test_object_created_before_a_full_restart_is_still_there(scratch: ControlPlane) -> None:
     scratch.kubectl("create", "configmap", "before-full-restart", "-n", "default")
+    assert scratch.capi_manager is not None
+    manager_before = scratch.capi_manager.process.pid
     scratch.restart()
     assert _configmap(scratch, "default", "before-full-restart") is not None
+    assert scratch.capi_manager.process.pid != manager_before
+    _cluster_api_answers(scratch)
 
 
 def test_deleting_an_owner_removes_its_dependents(source_cluster: Cluster, namespace: str) -> None:
@@ -94,7 +121,7 @@ CHILD = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     from e2e.controlplane import ControlPlane
-    cp = ControlPlane("orphan-check", install_crds=False).start()
+    cp = ControlPlane("orphan-check").start()
     print(json.dumps([p.pid for p in cp.programs()]), flush=True)
     sys.stdin.readline()
     if sys.argv[1] == "exit":
@@ -125,7 +152,7 @@ def test_no_harness_process_outlives_the_process_that_started_it(ending: str) ->
         assert child.stdout is not None
         assert child.stdin is not None
         pids = json.loads(child.stdout.readline())
-        assert len(pids) == 3
+        assert len(pids) == 4  # etcd, kube-apiserver, kube-controller-manager, Cluster API
         assert all(_alive(pid) for pid in pids)
         if ending == "sigkill":
             child.send_signal(signal.SIGKILL)

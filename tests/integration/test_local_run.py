@@ -83,6 +83,13 @@ def _the_readmes_command_line_session(kubeconfig: Path, deadline: float) -> None
     )
 
 
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
 def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env["XDG_STATE_HOME"] = str(tmp_path)
@@ -94,6 +101,9 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C must reach it even when this test runs where SIGINT is ignored (a
+        # background job of a shell), which a child would otherwise inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as local:
         assert local.stdout is not None
         reader = threading.Thread(target=lambda: output.extend(local.stdout or ()), daemon=True)
@@ -125,11 +135,19 @@ def test_make_run_serves_the_examples_and_ctrl_c_leaves_nothing_running(tmp_path
             while bound() not in ("provisioning-192-168-0-10", "provisioning-192-168-0-11"):
                 assert time.monotonic() < deadline, "".join(output)
                 time.sleep(0.5)
-            assert _processes_mentioning(str(tmp_path)), "no etcd/apiserver under the state dir"
+            running = _processes_mentioning(str(tmp_path))
+            assert running, "no etcd/apiserver under the state dir"
+            commands = [_command(pid) for pid in running]
+            assert any(b"capi-manager" in c for c in commands), "Cluster API's manager is missing"
+            assert not any("not applied" in line for line in output), "".join(output)
             _the_readmes_command_line_session(kubeconfig, deadline)
         finally:
             local.send_signal(signal.SIGINT)
-            code = local.wait(60)
+            try:
+                code = local.wait(60)
+            except subprocess.TimeoutExpired:
+                local.kill()  # its programs die with it (PR_SET_PDEATHSIG)
+                raise
         reader.join(10)
     assert code == 0, "".join(output)
     assert any("Stopped" in line for line in output), "".join(output)

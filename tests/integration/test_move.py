@@ -8,17 +8,9 @@ import pytest
 
 from e2e.cluster import Cluster
 from e2e.move import move
+from tests.integration.helpers import apply_all, workload_cluster
 
 pytestmark = pytest.mark.cluster
-
-
-def _cluster(namespace: str, name: str) -> dict[str, object]:
-    return {
-        "apiVersion": "cluster.x-k8s.io/v1beta2",
-        "kind": "Cluster",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"clusterNetwork": {"serviceDomain": "cluster.local"}},
-    }
 
 
 def _owned_secret(namespace: str, name: str, owner: dict[str, object]) -> dict[str, object]:
@@ -47,7 +39,7 @@ def _owned_secret(namespace: str, name: str, owner: dict[str, object]) -> dict[s
 def test_cluster_with_owned_objects_moves_to_the_target_and_leaves_the_source(
     source_cluster: Cluster, target_cluster: Cluster, namespace: str
 ) -> None:
-    source_cluster.apply(json.dumps(_cluster(namespace, "workload")))
+    apply_all(source_cluster, workload_cluster(namespace, "workload"))
     owner = source_cluster.get_json("clusters.cluster.x-k8s.io", "workload", "-n", namespace)
     for i in range(3):
         source_cluster.apply(json.dumps(_owned_secret(namespace, f"workload-data-{i}", owner)))

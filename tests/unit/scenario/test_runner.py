@@ -149,6 +149,44 @@ def test_patch_delete_capture_and_files_act_on_the_named_cluster(tmp_path: Path)
     assert run.touched == ["target"]
 
 
+def test_a_workload_cluster_is_a_cluster_with_provisioned_stand_ins_and_deletes_alone(
+    tmp_path: Path,
+) -> None:
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: the workload Cluster shorthand, applied and deleted
+        steps:
+          - apply:
+              - {workloadCluster: "wl-{{ suffix }}", paused: true, labels: {team: a}}
+          - expect:
+              objects:
+                apiVersion: cluster.x-k8s.io/v1beta2
+                kind: Cluster
+                metadata: {name: wl-abc123, labels: {team: a}}
+                spec:
+                  paused: true
+                  infrastructureRef:
+                    {apiGroup: harness.capi-ipam.dev, kind: HarnessCluster, name: wl-abc123}
+                  controlPlaneRef:
+                    {apiGroup: harness.capi-ipam.dev, kind: HarnessControlPlane, name: wl-abc123}
+          - delete: {workloadCluster: "wl-{{ suffix }}"}
+        """,
+    )
+
+    source = env.clients["source"]
+    assert source.calls[0] == "apply 3"
+    assert source.calls[-1] == "delete 1"
+    stand_in = "harness.capi-ipam.dev/v1alpha1"
+    assert list(source.objects) == [
+        (stand_in, "HarnessCluster", NAMESPACE, "wl-abc123"),
+        (stand_in, "HarnessControlPlane", NAMESPACE, "wl-abc123"),
+    ]
+    infrastructure, control_plane = source.objects.values()
+    assert infrastructure["status"] == {"initialization": {"provisioned": True}}
+    assert control_plane["status"] == {"initialization": {"controlPlaneInitialized": True}}
+
+
 def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path) -> None:
     run, env = run_yaml(
         tmp_path,
