@@ -15,9 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import yaml
-
-from e2e import controlplane, install, kubeconfig, pki, processes
+from e2e import controlplane, kubeconfig, pki, processes
 from e2e.host import Slot
 from e2e.toolchain import Tools
 
@@ -90,21 +88,6 @@ class NodePlane(controlplane.ControlPlane):
             "--secure-port=0",
             "--v=1",
         ]
-
-    def bootstrap(self) -> None:
-        """Cluster API's CRDs and its core provider in the inventory, but not this project's:
-        ``make deploy`` and ``clusterctl init --ipam`` install those, as on a user's cluster."""
-        core = [
-            d
-            for d in install.inventory(self.tools)
-            if d.get("type") == "CoreProvider" or d["metadata"]["name"] == "capi-system"
-        ]
-        crds = install.cluster_api_crds(self.tools)
-        self.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": crds}))
-        names = [f"crd/{d['metadata']['name']}" for d in crds]
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
-        self.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": core}))
-        self.wait_for_default_service_account()
 
     def launch_controller_manager(self) -> None:
         super().launch_controller_manager()

@@ -103,7 +103,7 @@ def create(directory: Path, *, service_ip: str = "10.0.0.1") -> Pki:
     """
     pki = Pki(directory)
     if not pki.sa_pub.exists():
-        _create_all(pki)
+        _create_all(pki, service_ip)
     if not pki.webhook_key.exists():
         _create_webhook_pair(pki)
     return pki
@@ -134,7 +134,7 @@ def _create_webhook_pair(pki: Pki) -> None:
     _write_key(pki.webhook_key, key)
 
 
-def _create_all(pki: Pki) -> None:
+def _create_all(pki: Pki, service_ip: str) -> None:
     directory = pki.directory
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_name = _key(), _name("capi-ipam-harness-ca")
