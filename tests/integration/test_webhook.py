@@ -34,8 +34,9 @@ from tests.integration.helpers import (
     POOLS,
     apply_all,
     wait_for,
+    workload_cluster,
 )
-from tests.integration.test_controller_move import bindings, pool_and_claims, workload
+from tests.integration.test_controller_move import bindings, pool_and_claims
 
 pytestmark = pytest.mark.cluster
 
@@ -579,7 +580,7 @@ def test_a_clusterctl_move_passes_with_the_webhook_on_both_sides(
         Judge(source, tmp_path / "source", name="move-source", args=[]) as before_move,
         Judge(target, tmp_path / "target", name="move-target", args=[]) as after_move,
     ):
-        apply_all(source, [workload(namespace)])
+        apply_all(source, workload_cluster(namespace, "wl"))
         owner = source.get_json("clusters.cluster.x-k8s.io", "wl", "-n", namespace)
         objects = pool_and_claims(namespace, owner, ["a", "b"])
         objects[0]["spec"]["preAllocations"] = {"a": "10.70.0.20"}
