@@ -1,6 +1,6 @@
 """Objects as a step names them (inline, a list, ``file:``, ``workloadCluster:``), namespaced.
 
-``{workloadCluster: NAME}`` (optionally with ``paused`` and ``labels``) stands for a
+``{workloadCluster: NAME}`` (optionally with ``paused``, ``labels`` and ``namespace``) stands for a
 Cluster API Cluster that Cluster API's webhooks accept and its Cluster controller
 provisions: the Cluster and its stand-in infrastructure and control plane objects
 (``e2e.providers``). In ``delete`` it names the Cluster alone; Cluster API deletes the rest.
@@ -125,6 +125,9 @@ def expand(entry: Mapping[str, Any], *, deleting: bool = False) -> list[dict[str
     objects = providers.workload_cluster(
         str(entry[SHORTHAND]), paused=entry.get("paused"), labels=entry.get("labels")
     )
+    if entry.get("namespace"):
+        for obj in objects:
+            obj["metadata"]["namespace"] = str(entry["namespace"])
     return objects[-1:] if deleting else objects
 
 

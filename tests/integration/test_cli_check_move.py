@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from e2e import providers
 from e2e.cluster import Cluster
 from e2e.move import move
 from e2e.pytest_plugin import Controllers
@@ -52,14 +53,11 @@ class World:
         return dict(found)
 
     def cluster_object(self, name: str = "wl") -> dict[str, Any]:
-        return self.create(
-            {
-                "apiVersion": CAPI,
-                "kind": "Cluster",
-                "metadata": {"name": name},
-                "spec": {"clusterNetwork": {"serviceDomain": "cluster.local"}},
-            }
-        )
+        """A Cluster that Cluster API accepts, after its stand-in provider objects."""
+        *stand_ins, cluster = providers.workload_cluster(name)
+        for body in stand_ins:
+            self.create(body)
+        return self.create(cluster)
 
     def pool(self, name: str = "p", *owners: dict[str, Any]) -> dict[str, Any]:
         return self.create(

@@ -29,7 +29,13 @@ from e2e import ports, webhook
 from e2e.controller import ControllerRunner, install_rbac
 from e2e.controlplane import ControlPlane
 from e2e.toolchain import REPO
-from tests.integration.helpers import CAPI_ADDRESSES, METAL3_ADDRESSES, apply_all, wait_for
+from tests.integration.helpers import (
+    CAPI_ADDRESSES,
+    METAL3_ADDRESSES,
+    apply_all,
+    wait_for,
+    workload_cluster,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -135,12 +141,7 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
     apply_all(
         cp,
         [
-            {
-                "apiVersion": "cluster.x-k8s.io/v1beta2",
-                "kind": "Cluster",
-                "metadata": {"name": "c1", "namespace": NS},
-                "spec": {"paused": False},
-            },
+            *workload_cluster(NS, "c1"),
             pool("owned", "10.60.0.0/24", cluster="c1"),
             pool("bare", "10.61.0.0/24"),
             claim("IPClaim", "m1", "owned"),
@@ -292,12 +293,7 @@ def test_each_grant_the_admission_plugin_checks_is_needed(
         assert runner.wait_for_log("Controller running", timeout=60), runner.log_tail(50)
         if resource == "ippools":
             objects = [
-                {
-                    "apiVersion": "cluster.x-k8s.io/v1beta2",
-                    "kind": "Cluster",
-                    "metadata": {"name": "c", "namespace": namespace},
-                    "spec": {"paused": False},
-                },
+                *workload_cluster(namespace, "c"),
                 {
                     **pool("p", "10.62.0.0/24", cluster="c"),
                     "metadata": {"name": "p", "namespace": namespace},

@@ -169,10 +169,7 @@ def test_a_missing_kind_is_an_error_for_a_step_but_empty_for_a_snapshot(run_real
 
 CLUSTER_AND_POOL = """
           - apply:
-              - apiVersion: cluster.x-k8s.io/v1beta2
-                kind: Cluster
-                metadata: {name: wl}
-                spec: {clusterNetwork: {pods: {cidrBlocks: [192.168.0.0/16]}}}
+              - workloadCluster: wl
               - apiVersion: ipam.metal3.io/v1alpha1
                 kind: IPPool
                 metadata: {name: prov}
@@ -188,10 +185,7 @@ CLUSTER_AND_POOL = """
 
 SECOND_CLUSTER_AND_POOL = """
           - apply:
-              - apiVersion: cluster.x-k8s.io/v1beta2
-                kind: Cluster
-                metadata: {name: wl2, namespace: "{{ namespace2 }}"}
-                spec: {clusterNetwork: {pods: {cidrBlocks: [192.168.0.0/16]}}}
+              - {workloadCluster: wl2, namespace: "{{ namespace2 }}"}
               - apiVersion: ipam.metal3.io/v1alpha1
                 kind: IPPool
                 metadata: {name: prov2, namespace: "{{ namespace2 }}"}

@@ -187,6 +187,24 @@ def test_a_workload_cluster_is_a_cluster_with_provisioned_stand_ins_and_deletes_
     assert control_plane["status"] == {"initialization": {"controlPlaneInitialized": True}}
 
 
+def test_a_workload_cluster_can_go_to_another_namespace_of_the_scenario(tmp_path: Path) -> None:
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: the shorthand with a namespace
+        steps:
+          - apply: {workloadCluster: wl2, namespace: elsewhere}
+        """,
+    )
+
+    placed = sorted((kind, ns) for (_, kind, ns, _) in env.clients["source"].objects)
+    assert placed == [
+        ("Cluster", "elsewhere"),
+        ("HarnessCluster", "elsewhere"),
+        ("HarnessControlPlane", "elsewhere"),
+    ]
+
+
 def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path) -> None:
     run, env = run_yaml(
         tmp_path,
