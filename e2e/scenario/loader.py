@@ -320,7 +320,10 @@ def _refused_problems(label: str, action: str, body: Any) -> Iterator[str]:
         yield f"{label}, key refused: only an apply or a patch can be refused, not a {action}"
     elif action == "apply" and (
         len(manifests.entries(body)) != 1
-        or any(isinstance(e, dict) and ("file" in e or manifests.SHORTHAND in e) for e in manifests.entries(body))
+        or any(
+            isinstance(e, dict) and ("file" in e or manifests.SHORTHAND in e)
+            for e in manifests.entries(body)
+        )
     ):
         yield (
             f"{label}, key refused: a refused apply names exactly one object, written inline "

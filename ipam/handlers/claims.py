@@ -20,6 +20,7 @@ from ipam.kube import bodies, resources, statuses
 logger = logging.getLogger("ipam.claims")
 
 INVALID = "InvalidClaim"
+PAUSED = "Paused"
 
 
 async def reconcile(ctx: context.Context, ref: context.ClaimRef) -> float | None:
@@ -66,6 +67,10 @@ async def _serve(ctx: context.Context, claim: bodies.ClaimRecord) -> float | Non
     if hold is not None:
         if hold.waiting:
             await write_waiting(ctx, claim, hold.reason, f"Waiting: {hold.why}")
+        elif not (claim.address_name or claim.recorded):
+            # A pause writes nothing on the claim, but one that waits for an address is
+            # told why in an Event (a bound claim loses nothing by a pause).
+            announce(ctx, claim, "Normal", PAUSED, f"Not served while paused: {hold.why}")
         else:
             logger.debug("%s left alone: %s.", where(claim), hold.why)
         return None

@@ -969,7 +969,9 @@ def refusing_env(name: str, stderr: str) -> FakeEnvironment:
 
 
 def test_a_refused_apply_passes_when_the_api_server_says_exactly_that(tmp_path: Path) -> None:
-    text = REFUSED_POOL.replace("{WORDS}", "a pool entry needs at least one of start, end or subnet")
+    text = REFUSED_POOL.replace(
+        "{WORDS}", "a pool entry needs at least one of start, end or subnet"
+    )
 
     _, env = run_yaml(tmp_path, text, refusing_env("bad", INVALID_POOL))
 
@@ -981,18 +983,24 @@ def test_a_refusal_in_other_words_fails_with_both_lists(tmp_path: Path) -> None:
 
     failure = failure_of(tmp_path, text, refusing_env("bad", INVALID_POOL))
 
-    assert "the apply of IPPool.ipam.metal3.io t-ns/bad was refused, but not in the expected" in failure
+    assert (
+        "the apply of IPPool.ipam.metal3.io t-ns/bad was refused, but not in the expected"
+        in failure
+    )
     assert "-- 'spec.pools[1]: Invalid value: an entry needs a start'" in failure
     assert "+- 'spec.pools[1]: Invalid value: a pool entry needs at least one of start" in failure
 
 
 def test_a_write_that_should_be_refused_and_is_accepted_fails(tmp_path: Path) -> None:
-    text = REFUSED_POOL.replace("{WORDS}", "a pool entry needs at least one of start, end or subnet")
+    text = REFUSED_POOL.replace(
+        "{WORDS}", "a pool entry needs at least one of start, end or subnet"
+    )
 
     failure = failure_of(tmp_path, text)
 
-    assert "the apply of IPPool.ipam.metal3.io t-ns/bad was accepted; it should have been refused" in (
-        failure
+    assert (
+        "the apply of IPPool.ipam.metal3.io t-ns/bad was accepted; it should have been refused"
+        in (failure)
     )
 
 
@@ -1023,11 +1031,14 @@ def test_a_refused_patch_compares_a_refusal_that_is_not_invalid_as_one_message(
             'The IPPool "p" is invalid: spec.pools[0].end: Invalid value: end 1 is before start 2\n',
             ["spec.pools[0].end: Invalid value: end 1 is before start 2"],
         ),
-        (INVALID_POOL, [
-            "spec.pools[0].end: Invalid value: end 10.0.0.1 is before start 10.0.0.9",
-            "spec.pools[1]: Invalid value: a pool entry needs at least one of start, end or subnet",
-        ]),
-        ('Error from server (Forbidden): no, because\n', ["no, because"]),
+        (
+            INVALID_POOL,
+            [
+                "spec.pools[0].end: Invalid value: end 10.0.0.1 is before start 10.0.0.9",
+                "spec.pools[1]: Invalid value: a pool entry needs at least one of start, end or subnet",
+            ],
+        ),
+        ("Error from server (Forbidden): no, because\n", ["no, because"]),
         ("error: something else\n", ["error: something else"]),
     ],
 )
