@@ -69,3 +69,26 @@ def test_objects_made_by_hand_that_are_not_adopted_are_not_in_the_pools_status()
     assert pool["status"]["indexes"] == {"c": "10.0.0.1", "d": "10.0.0.4"}
     assert pool["status"]["outOfRange"] == 0
     assert [c["type"] for c in pool["status"]["conditions"]] == ["Ready"]
+
+
+def test_an_address_stripped_of_finalizer_owners_and_labels_gets_them_back_at_once() -> None:
+    async def scenario() -> tuple[FakeApi, dict[str, Any], dict[str, Any]]:
+        api = FakeApi()
+        ctx = driver.controller(api)
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.CAPI_CLAIM, driver.capi_claim("m-0", labels={"team": "blue"}))
+        await driver.settle(ctx, api)
+        [made] = api.all(driver.CAPI_ADDRESS)
+        name = made["metadata"]["name"]
+        stripped = {"finalizers": [], "ownerReferences": None, "labels": None}
+        await api.patch(driver.CAPI_ADDRESS, "ns", name, {"metadata": stripped})
+        await driver.settle(ctx, api)  # events only: no resync, no timer
+        after = api.find(driver.CAPI_ADDRESS, "ns", name)
+        assert after is not None
+        return api, made, after
+
+    _, made, after = run(scenario)
+    assert after["metadata"]["uid"] == made["metadata"]["uid"]
+    assert after["metadata"]["finalizers"] == made["metadata"]["finalizers"]
+    assert after["metadata"]["labels"] == {"team": "blue"}
+    assert after["metadata"]["ownerReferences"] == made["metadata"]["ownerReferences"]
