@@ -19,7 +19,32 @@ FIELD_MANAGER = "scenario"
 
 
 class KubectlFailed(RuntimeError):
-    """kubectl exited non-zero; the message holds the command and its stderr."""
+    """kubectl exited non-zero; the message holds the command and its stderr.
+
+    ``stderr`` alone is what the API server (through kubectl) answered.
+    """
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def refusal(stderr: str) -> list[str]:
+    """What the API server said when it refused a write, as kubectl prints it.
+
+    A refusal of reason Invalid gives one entry per field error (kubectl prints
+    ``The IPPool "p" is invalid: <one error>`` or one ``* <error>`` line each); any other
+    refusal is its whole message without kubectl's ``Error from server (Reason): ``.
+    """
+    text = stderr.strip()
+    _, found, rest = text.partition(" is invalid: ")
+    if found:
+        lines = [line.strip().removeprefix("* ") for line in rest.strip().splitlines()]
+        return [line for line in lines if line]
+    head, found, rest = text.partition("): ")
+    if found and head.startswith("Error from server ("):
+        return [rest]
+    return [text]
 
 
 class Kubectl(Protocol):
@@ -74,7 +99,8 @@ class KubectlClient:
         if proc.returncode != 0:
             raise KubectlFailed(
                 f"{self.cluster.name}: kubectl {' '.join(args)} exited {proc.returncode}: "
-                f"{proc.stderr.strip()}"
+                f"{proc.stderr.strip()}",
+                proc.stderr,
             )
         return proc
 

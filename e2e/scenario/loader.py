@@ -2,7 +2,8 @@
 
 Checks run in order: YAML (with duplicate keys refused), the JSON Schema, then what a
 schema cannot say: template variables (including those captured by earlier steps),
-files named by ``file:``, snapshots compared before they are taken, backups restored
+files named by ``file:``, ``refused`` on a step that is not an apply of one
+object or a patch, snapshots compared before they are taken, backups restored
 before they are written, regular expressions and JSONPaths that cannot compile, moves
 from a cluster to itself or of a namespace that is not the scenario's, flags the harness
 sets itself, and joins of blocks that were never started.
@@ -120,6 +121,7 @@ def _step(index: int, raw: dict[str, Any], *, block: str = "", parent: int | Non
         block=block,
         parent=parent,
         steps=inner,
+        refused=tuple(raw.get("refused") or ()),
     )
 
 
@@ -194,6 +196,8 @@ def _step_problems(
         yield from _move_problems(label, raw, known)
     if action == "controller":
         yield from _controller_problems(label, raw["controller"])
+    if "refused" in raw:
+        yield from _refused_problems(label, action, raw[action])
     if action == "snapshot":
         known.snapshots.add(raw["snapshot"])
     if action == "capture":
@@ -309,6 +313,22 @@ def _move_problems(label: str, raw: dict[str, Any], known: _Known) -> Iterator[s
                 f"scenario's namespaces; write one of "
                 f"{', '.join('{{ ' + v + ' }}' for v in sorted(namespaces))}"
             )
+
+
+def _refused_problems(label: str, action: str, body: Any) -> Iterator[str]:
+    if action not in ("apply", "patch"):
+        yield f"{label}, key refused: only an apply or a patch can be refused, not a {action}"
+    elif action == "apply" and (
+        len(manifests.entries(body)) != 1
+        or any(
+            isinstance(e, dict) and ("file" in e or manifests.SHORTHAND in e)
+            for e in manifests.entries(body)
+        )
+    ):
+        yield (
+            f"{label}, key refused: a refused apply names exactly one object, written inline "
+            "(the API server's words are those of one object)"
+        )
 
 
 def _controller_problems(label: str, body: Any) -> Iterator[str]:

@@ -61,6 +61,8 @@ class Step:
     block: str = ""
     parent: int | None = None
     steps: tuple[Step, ...] = ()
+    refused: tuple[str, ...] = ()
+    """With ``apply`` or ``patch``: the API server must refuse the write in these words."""
 
     @property
     def number(self) -> str:

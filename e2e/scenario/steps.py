@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from e2e.scenario import allocations, conditions, jsonpath, manifests
+from e2e.scenario import allocations, conditions, jsonpath, kube, manifests
 from e2e.scenario.errors import Mismatch, ScenarioError
+from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.manifests import ObjectRef
 from e2e.scenario.model import Step
 from e2e.scenario.run import Run
@@ -28,7 +30,8 @@ Action = Callable[[Run, Step], None]
 
 def apply(run: Run, step: Step) -> None:
     objects = manifests.resolve(step.body, repo_root=run.repo_root, variables=run.variables)
-    run.client(step.cluster).apply(objects)
+    with _refusal(run, step, f"the apply of {ObjectRef.of(objects[0])}"):
+        run.client(step.cluster).apply(objects)
 
 
 def delete(run: Run, step: Step) -> None:
@@ -42,9 +45,29 @@ def patch(run: Run, step: Step) -> None:
     body = run.render(step.body)
     ref = ObjectRef.of(body["object"], run.namespace)
     patch_type = "merge" if "merge" in body else "json"
-    run.client(step.cluster).patch(
-        ref, body[patch_type], patch_type=patch_type, subresource=body.get("subresource")
-    )
+    with _refusal(run, step, f"the patch of {ref}"):
+        run.client(step.cluster).patch(
+            ref, body[patch_type], patch_type=patch_type, subresource=body.get("subresource")
+        )
+
+
+@contextlib.contextmanager
+def _refusal(run: Run, step: Step, what: str) -> Iterator[None]:
+    """With ``refused``: the write inside must be refused, in exactly those words."""
+    if not step.refused:
+        yield
+        return
+    expected = [str(run.render(line)) for line in step.refused]
+    try:
+        yield
+    except KubectlFailed as err:
+        found = kube.refusal(err.stderr or str(err))
+        if found != expected:
+            raise Mismatch(
+                f"{what} was refused, but not in the expected words", expected, found
+            ) from None
+        return
+    raise Mismatch(f"{what} was accepted; it should have been refused", expected, "accepted")
 
 
 def generate(run: Run, step: Step) -> None:

@@ -204,6 +204,15 @@ def claim_errors(
         found = validation.validate_claim(obj, old=old)
     else:  # the Cluster API owns the spec's rules; ours is the annotation
         found = [e for e in validation.validate_claim(obj, old=old) if e.path == ANNOTATION_PATH]
+    if pool_name and not names.is_object_name(pool_name):
+        path = "spec.pool.name" if kind == ledger.METAL3 else "spec.poolRef.name"
+        found.append(
+            errors.FieldError(
+                path,
+                f"{pool_name!r} is not a valid object name (a lowercase RFC 1123 subdomain), "
+                "so no IPPool can ever have it",
+            )
+        )
     neighbours = _claim_neighbours(kind, obj, pool_name, pool_spec, held)
     if old is not None:
         already = set(_claim_neighbours(kind, old, pool_name, pool_spec, held))

@@ -8,7 +8,8 @@ of the same name, the name is also the lock that keeps two writers from taking o
 That lock turns into a trap when two pools of one namespace can produce the same name (two
 pools with one namePrefix, upstream issue #1437): the second pool's claims fail on a name
 clash. :func:`prefix_collisions` finds such pairs, :func:`overlapping_pools` finds pools that
-would hand out the same address.
+would hand out the same address. :func:`is_object_name` says whether a name a claim gives
+for its pool can name any object at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from itertools import combinations
 from ipam.core import addresses, pools
 
 _NAME_SUFFIX_CHARACTERS = re.compile(r"[0-9a-f-]*")
+
+
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
+SUBDOMAIN_MAX = 253
+
+
+def is_object_name(name: str) -> bool:
+    """Whether ``name`` can name an object (a lowercase RFC 1123 subdomain, as every one of
+    ours must be); anything else names nothing that can ever exist."""
+    return len(name) <= SUBDOMAIN_MAX and _SUBDOMAIN.fullmatch(name) is not None
 
 
 def address_object_name(name_prefix: str, address: str) -> str:

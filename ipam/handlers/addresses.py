@@ -1,7 +1,8 @@
 """IPAddress objects of both kinds: the ledger follows their events; orphans and deletions settle.
 
 A watch event updates the ledger at once (no API call), then puts keys on the queues: the
-pool (its status), the claim (an address arrived after a move, or a claim holds several),
+pool (its status), the claim (an address arrived after a move, a claim holds several, or
+the object lost our finalizer, its owners or the claim's labels and needs them back),
 and the address itself when it needs a decision: being deleted (our finalizer comes off
 once its claim is gone or it moves), or naming a claim that does not exist (released after
 ``--orphan-grace``; a claim deleted while its address was being created leaves one).
@@ -23,14 +24,24 @@ logger = logging.getLogger("ipam.addresses")
 def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str, Any]) -> None:
     """Feed one listed or changed IPAddress into the ledger and schedule what follows."""
     fact = bodies.address_fact(bodies.address_record(flavour, body))
+    before = ctx.registry.fact(fact.kind, fact.namespace, fact.name)
     changed = ctx.registry.observe_address(fact)
     if not fact.pool_name:
         return
     if changed is not None:
         ctx.pool(changed.key)
         ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
+    elif before is not None and _metadata(before) != _metadata(fact):
+        # Same holding, but its finalizer, owners or labels changed (taken off by hand?):
+        # the claim's reconcile puts back what is missing.
+        ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
     if fact.deleting and fact.ours:
         ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))
+
+
+def _metadata(fact: bodies.AddressFact) -> tuple[object, ...]:
+    """What the claim's reconcile repairs on the object."""
+    return (fact.ours, fact.owners, fact.labels)
 
 
 def on_event(

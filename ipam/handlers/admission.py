@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import kopf
 
-from ipam.core import addresses, admission, errors, ledger, validation
+from ipam.core import addresses, admission, errors, ledger, names, validation
 from ipam.handlers import operator, webhook_server
 from ipam.kube import api as kube_api
 from ipam.kube import client, neighbours, resources
@@ -157,7 +157,9 @@ class _Judge:
     ) -> list[errors.FieldError]:
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         wanted = {admission.requested(obj), admission.requested(old) if old else ""} - {""}
-        pool_spec = await neighbours.pool_spec(self.api, namespace, pool) if pool else None
+        # A name that no object can have is not looked up: it could change the API path.
+        readable = bool(pool) and names.is_object_name(pool)
+        pool_spec = await neighbours.pool_spec(self.api, namespace, pool) if readable else None
         held: list[admission.Held] = []
         prefix = (pool_spec or {}).get("namePrefix")
         for text in sorted(wanted):

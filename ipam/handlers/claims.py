@@ -20,6 +20,7 @@ from ipam.kube import bodies, resources, statuses
 logger = logging.getLogger("ipam.claims")
 
 INVALID = "InvalidClaim"
+PAUSED = "Paused"
 
 
 async def reconcile(ctx: context.Context, ref: context.ClaimRef) -> float | None:
@@ -66,6 +67,10 @@ async def _serve(ctx: context.Context, claim: bodies.ClaimRecord) -> float | Non
     if hold is not None:
         if hold.waiting:
             await write_waiting(ctx, claim, hold.reason, f"Waiting: {hold.why}")
+        elif not (claim.address_name or claim.recorded):
+            # A pause writes nothing on the claim, but one that waits for an address is
+            # told why in an Event (a bound claim loses nothing by a pause).
+            announce(ctx, claim, "Normal", PAUSED, f"Not served while paused: {hold.why}")
         else:
             logger.debug("%s left alone: %s.", where(claim), hold.why)
         return None
@@ -91,6 +96,8 @@ def _invalid(claim: bodies.ClaimRecord) -> str:
         problems = [p for p in validation.validate_claim(claim.body) if p.path.startswith("spec.")]
         if problems:
             return "; ".join(f"{p.path}: {p.message}" for p in problems)
+        if not names.is_object_name(claim.pool_name):
+            return _no_such_name("spec.pool.name", claim.pool_name)
         if claim.pool_namespace and claim.pool_namespace != claim.meta.namespace:
             return (
                 f"spec.pool.namespace: IPPool {claim.pool_name} is in namespace "
@@ -99,7 +106,16 @@ def _invalid(claim: bodies.ClaimRecord) -> str:
             )
     elif not claim.pool_name:
         return "spec.poolRef.name: cannot be empty"
+    elif not names.is_object_name(claim.pool_name):
+        return _no_such_name("spec.poolRef.name", claim.pool_name)
     return ""
+
+
+def _no_such_name(path: str, name: str) -> str:
+    return (
+        f"{path}: {name!r} is not a valid object name (a lowercase RFC 1123 subdomain), "
+        "so no IPPool can ever have it"
+    )
 
 
 def facts_of_claim(claim: bodies.ClaimRecord) -> keeper.ClaimFacts:

@@ -40,10 +40,14 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     if pool is None or await pause.pool_hold(ctx, pool) is not None:
         return
     objects = ledger.Ledger(fact.holding for fact in pool_state.facts.values())
+    # What claims hold is what carries our finalizer: an object made by hand that names a
+    # claim but was not adopted (outside the pool, or not what the claim asks for) is
+    # nobody's holding, so it is neither in ``indexes`` nor counted as out of range.
+    held = [fact for fact in pool_state.facts.values() if fact.ours]
     now = statuses.now()
     wanted = status.pool_status(
         pool.pool,
-        objects,
+        ledger.Ledger(fact.holding for fact in held),
         pool.status,
         now=now,
         creation=pool.meta.creation or now,
@@ -54,9 +58,7 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     )
     wanted["used"] = min(unavailable, status.INT64_MAX)
     wanted["free"] = min(max(0, total - unavailable), status.INT64_MAX)
-    out_of_range = sorted(
-        fact.address for fact in pool_state.facts.values() if not pool.pool.contains(fact.address)
-    )
+    out_of_range = sorted(fact.address for fact in held if not pool.pool.contains(fact.address))
     wanted["outOfRange"] = len(out_of_range)
     awaiting = pool_state.awaiting()
     if not awaiting:

@@ -66,8 +66,6 @@ class Judge:
             name=name,
             extra_args=[*args, *webhook.controller_args(self.port, cert, key)],
         )
-        if any(a.startswith("--namespace") for a in args):
-            self.runner.argv.remove("--all-namespaces")
         self.configuration = webhook.configuration(
             f"ipam-{name}-{secrets.token_hex(3)}",
             self.port,
@@ -373,6 +371,40 @@ REFUSED_IN_SCENARIOS = {
         "spec.namePrefix: 'prov' is already the namePrefix of IPPool blue: both pools would "
         "give their IPAddresses the same names"
     ),
+    ("bad_input/invalid_entries_stored_past_admission_hand_out_nothing.yaml", "IPPool", "mixed"): (
+        "spec.pools[0].end: end ::ffff:a70:1 is before start ::ffff:a70:9; "
+        "spec.pools[1].prefix: prefix 64 is longer than 32, the longest IPv4 prefix; "
+        "spec.pools[2]: has only end, which counts only with start or subnet: it produces no "
+        "addresses"
+    ),
+    ("bad_input/pool_with_no_valid_entry_tells_claims_why.yaml", "IPPool", "broken"): (
+        "spec.pools[0]: has only end, which counts only with start or subnet: it produces no "
+        "addresses; spec.pools[1].subnet: subnet fd00:113::/64 and start ::ffff:a71:1 are of "
+        "different IP families"
+    ),
+    ("bad_input/pre_allocation_outside_the_pool_is_reported.yaml", "IPPool", "pre"): (
+        "spec.preAllocations[outside]: 10.118.0.99 is out of bounds of the pools given"
+    ),
+    ("bad_input/requested_address_outside_the_pool_is_refused.yaml", "IPClaim", "other-subnet"): (
+        "metadata.annotations[ipAddress]: 10.117.1.10 is produced by no entry of IPPool req"
+    ),
+    ("bad_input/requested_address_outside_the_pool_is_refused.yaml", "IPClaim", "other-family"): (
+        "metadata.annotations[ipAddress]: fd00:117::10 is produced by no entry of IPPool req"
+    ),
+    (
+        "bad_input/requested_address_outside_the_pool_is_refused.yaml",
+        "IPAddressClaim",
+        "capi-outside",
+    ): "metadata.annotations[ipAddress]: 10.117.0.200 is produced by no entry of IPPool req",
+    ("bad_input/malformed_claims_never_stop_the_controller.yaml", "IPClaim", "cidr"): (
+        "metadata.annotations[ipAddress]: '10.120.0.12/24' is not a valid IP address"
+    ),
+    ("bad_input/malformed_claims_never_stop_the_controller.yaml", "IPClaim", "slashed"): (
+        "spec.pool.name: 'pool/../../x' is not a valid object name (a lowercase RFC 1123 subdomain), so no IPPool can ever have it"
+    ),
+    ("bad_input/malformed_claims_never_stop_the_controller.yaml", "IPClaim", "spaced"): (
+        "spec.pool.name: 'Upper Case' is not a valid object name (a lowercase RFC 1123 subdomain), so no IPPool can ever have it"
+    ),
 }
 PLURALS = {"IPPool": "ippools", "IPClaim": "ipclaims", "IPAddressClaim": "ipaddressclaims"}
 PLURALS["IPAddress"] = "ipaddresses"
@@ -383,8 +415,8 @@ def scenario_objects(path: Path, namespace: str) -> list[dict[str, Any]]:
     found = []
     for step in yaml.safe_load(path.read_text())["steps"]:
         body = step.get("apply")
-        if body is None:
-            continue
+        if body is None or "refused" in step:
+            continue  # a refused apply is the CRD's to refuse, before any webhook
         for obj in body if isinstance(body, list) else [body]:
             text = json.dumps(obj).replace("{{ namespace }}", namespace)
             if obj.get("kind") not in SCENARIO_KINDS or "{{" in text:

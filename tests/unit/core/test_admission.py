@@ -341,3 +341,27 @@ def test_a_rejection_lists_every_field_in_one_message_and_as_causes() -> None:
 def test_a_rejection_of_one_field_is_not_bracketed() -> None:
     one = admission.Rejection("IPClaim", "ipam.metal3.io", "c", (errors.FieldError("spec.x", "y"),))
     assert one.message == 'IPClaim.ipam.metal3.io "c" is invalid: spec.x: y'
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), [("metal3", "spec.pool.name"), ("capi", "spec.poolRef.name")]
+)
+def test_a_claim_for_a_pool_name_no_object_can_have_is_refused(kind: str, path: str) -> None:
+    obj = claim() if kind == "metal3" else capi_claim()
+    found = texts(
+        admission.claim_errors(
+            kind,  # type: ignore[arg-type]
+            obj,
+            pool_name="pool/../../x",
+            pool_spec=None,
+            held=[],
+        )
+    )
+
+    assert found == [
+        (
+            path,
+            "'pool/../../x' is not a valid object name (a lowercase RFC 1123 subdomain), "
+            "so no IPPool can ever have it",
+        )
+    ]

@@ -89,3 +89,23 @@ def test_overlapping_pools_share_an_address(
 ) -> None:
     found = names.overlapping_pools(pool_map(a={"pools": first}, b={"pools": second}))
     assert found == ([("a", "b")] if overlap else [])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("pool-a", True, id="plain"),
+        pytest.param("edge.v6", True, id="dotted"),
+        pytest.param("a" * 253, True, id="longest"),
+        pytest.param("a" * 254, False, id="too-long"),
+        pytest.param("pool/../../x", False, id="slash-would-change-the-api-path"),
+        pytest.param("Upper Case", False, id="upper-case-and-space"),
+        pytest.param("-pool", False, id="leading-dash"),
+        pytest.param("pool-", False, id="trailing-dash"),
+        pytest.param("pool..a", False, id="empty-label"),
+        pytest.param("..", False, id="dot-dot"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_only_a_lowercase_subdomain_can_name_an_object(name: str, expected: bool) -> None:
+    assert names.is_object_name(name) is expected

@@ -77,6 +77,8 @@ class FakeClient:
         self.hooks: list[Callable[[FakeClient], None]] = []
         self.calls: list[str] = []
         self.lock = threading.RLock()
+        self.refusals: dict[str, str] = {}
+        """Object name -> the stderr kubectl prints when the API server refuses a write of it."""
 
     # --- ObjectClient ----------------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class FakeClient:
         with self.lock:
             self.calls.append(f"apply {len(objects)}")
             for obj in objects:
+                self._refuse(obj["metadata"]["name"])
+            for obj in objects:
                 self.put(obj)
 
     def patch(
@@ -121,6 +125,7 @@ class FakeClient:
     ) -> None:
         with self.lock:
             self.calls.append(f"patch {ref} {patch_type} {subresource or ''}".strip())
+            self._refuse(ref.name)
             current = self.objects.get(self._key(ref))
             if current is None:
                 raise KubectlFailed(f'{self.name}: Error from server (NotFound): "{ref.name}"')
@@ -155,6 +160,11 @@ class FakeClient:
                 meta["resourceVersion"] = str(next(self.versions))
             self.objects[key] = obj
             return obj
+
+    def _refuse(self, name: str) -> None:
+        if name in self.refusals:
+            stderr = self.refusals[name]
+            raise KubectlFailed(f"{self.name}: kubectl exited 1: {stderr}", stderr)
 
     def _before_read(self) -> None:
         for hook in self.hooks:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e.scenario import loader
+from e2e.scenario import kube, loader
 from e2e.scenario.environment import Probe
-from e2e.scenario.manifests import Kind
+from e2e.scenario.manifests import Kind, ObjectRef
 from e2e.scenario.model import Scenario
 from e2e.scenario.report import ScenarioFailed
 from e2e.scenario.run import Run
@@ -953,3 +953,112 @@ def loader_load(tmp_path: Path, text: str) -> Scenario:
     path = tmp_path / "scenario.yaml"
     path.write_text(textwrap.dedent(text))
     return loader.load(path, repo_root=tmp_path)
+
+
+# --- refused writes ----------------------------------------------------------------------------
+
+INVALID_POOL = (
+    'The IPPool "bad" is invalid: \n'
+    "* spec.pools[0].end: Invalid value: end 10.0.0.1 is before start 10.0.0.9\n"
+    "* spec.pools[1]: Invalid value: a pool entry needs at least one of start, end or subnet\n"
+)
+REFUSED_POOL = """
+        description: a pool the API server refuses
+        steps:
+          - apply:
+              apiVersion: ipam.metal3.io/v1alpha1
+              kind: IPPool
+              metadata: {name: bad}
+              spec: {namePrefix: bad, pools: [{start: 10.0.0.9, end: 10.0.0.1}, {}]}
+            refused:
+              - "spec.pools[0].end: Invalid value: end 10.0.0.1 is before start 10.0.0.9"
+              - "spec.pools[1]: Invalid value: {WORDS}"
+        """
+
+
+def ref(kind: str, name: str) -> ObjectRef:
+    return ObjectRef(Kind("ipam.metal3.io/v1alpha1", kind), name, NAMESPACE)
+
+
+def refusing_env(name: str, stderr: str) -> FakeEnvironment:
+    env = FakeEnvironment()
+    env.client("source").refusals[name] = stderr
+    return env
+
+
+def test_a_refused_apply_passes_when_the_api_server_says_exactly_that(tmp_path: Path) -> None:
+    text = REFUSED_POOL.replace(
+        "{WORDS}", "a pool entry needs at least one of start, end or subnet"
+    )
+
+    _, env = run_yaml(tmp_path, text, refusing_env("bad", INVALID_POOL))
+
+    assert env.client("source").get(ref("IPPool", "bad")) is None
+
+
+def test_a_refusal_in_other_words_fails_with_both_lists(tmp_path: Path) -> None:
+    text = REFUSED_POOL.replace("{WORDS}", "an entry needs a start")
+
+    failure = failure_of(tmp_path, text, refusing_env("bad", INVALID_POOL))
+
+    assert (
+        "the apply of IPPool.ipam.metal3.io t-ns/bad was refused, but not in the expected"
+        in failure
+    )
+    assert "-- 'spec.pools[1]: Invalid value: an entry needs a start'" in failure
+    assert "+- 'spec.pools[1]: Invalid value: a pool entry needs at least one of start" in failure
+
+
+def test_a_write_that_should_be_refused_and_is_accepted_fails(tmp_path: Path) -> None:
+    text = REFUSED_POOL.replace(
+        "{WORDS}", "a pool entry needs at least one of start, end or subnet"
+    )
+
+    failure = failure_of(tmp_path, text)
+
+    assert (
+        "the apply of IPPool.ipam.metal3.io t-ns/bad was accepted; it should have been refused"
+        in (failure)
+    )
+
+
+def test_a_refused_patch_compares_a_refusal_that_is_not_invalid_as_one_message(
+    tmp_path: Path,
+) -> None:
+    env = refusing_env("cfg", 'Error from server (Forbidden): admission webhook "x" denied it\n')
+    env.client("source").put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": config("cfg")})
+
+    run_yaml(
+        tmp_path,
+        """
+        description: a patch refused by a webhook
+        steps:
+          - patch: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}}, merge: {data: {a: b}}}
+            refused: ['admission webhook "x" denied it']
+        """,
+        env,
+    )
+
+    assert "data" not in env.client("source").objects[("v1", "ConfigMap", NAMESPACE, "cfg")]
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            'The IPPool "p" is invalid: spec.pools[0].end: Invalid value: end 1 is before start 2\n',
+            ["spec.pools[0].end: Invalid value: end 1 is before start 2"],
+        ),
+        (
+            INVALID_POOL,
+            [
+                "spec.pools[0].end: Invalid value: end 10.0.0.1 is before start 10.0.0.9",
+                "spec.pools[1]: Invalid value: a pool entry needs at least one of start, end or subnet",
+            ],
+        ),
+        ("Error from server (Forbidden): no, because\n", ["no, because"]),
+        ("error: something else\n", ["error: something else"]),
+    ],
+)
+def test_a_refusal_is_read_as_kubectl_prints_it(stderr: str, expected: list[str]) -> None:
+    assert kube.refusal(stderr) == expected
