@@ -4,9 +4,7 @@ The contract (cluster-api docs, "IPAM Provider Specification") says what a provi
 with an IPAddressClaim of its pool: leave it alone while the Cluster it names is missing
 or paused (by ``spec.paused`` or the ``cluster.x-k8s.io/paused`` annotation), and give
 the IPAddress owner references to the claim (``controller: true``) and to the pool
-(``controller: false``), both with ``blockOwnerDeletion: true``. Tests the controller
-does not pass yet are marked ``xfail(strict=True)`` with the gap, so they fail loudly
-once it is closed and the mark can go.
+(``controller: false``), both with ``blockOwnerDeletion: true``.
 """
 
 from __future__ import annotations
@@ -73,12 +71,6 @@ def held_while_another_is_served(
     return address_of(cluster, namespace, held["metadata"]["name"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the controller allocates for a claim whose spec.clusterName names no Cluster "
-    "(ipam/handlers/pause.py: a claim's own cluster reference never blocks it); the "
-    "contract says to leave it alone until the Cluster exists",
-)
 def test_a_claim_whose_cluster_does_not_exist_is_left_alone(
     source_cluster: Cluster, namespace: str, controllers: Controllers
 ) -> None:
@@ -92,11 +84,6 @@ def test_a_claim_whose_cluster_does_not_exist_is_left_alone(
     assert found is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Cluster paused by the cluster.x-k8s.io/paused annotation does not hold its "
-    "claims (ipam/kube/bodies.py cluster_record reads only spec.paused)",
-)
 def test_a_claim_of_a_cluster_paused_by_annotation_is_left_alone(
     source_cluster: Cluster, namespace: str, controllers: Controllers
 ) -> None:
@@ -138,11 +125,6 @@ def test_a_claim_of_a_cluster_paused_by_spec_is_left_alone(
     assert found is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Cluster API IPAddress's owner references carry neither controller nor "
-    "blockOwnerDeletion (written as upstream Metal3 writes its own IPAddresses)",
-)
 def test_the_address_is_controlled_by_its_claim_and_owned_by_its_pool(
     source_cluster: Cluster, namespace: str, controllers: Controllers
 ) -> None:

@@ -75,10 +75,13 @@ def refusals(cluster: Cluster, pods: list[str]) -> dict[str, int]:
 def test_every_replica_answers_through_the_service(cluster: Cluster) -> None:
     """The API server keeps its connection to the Pod it reached: that Pod is deleted, and
     the other replica answers the requests that follow, through the same Service."""
-    bad = nh.pool(NS, "backwards", "10.30.0.9", "10.30.0.1")
+    # Beyond what the CRD's own rules see: only the webhook compares pre-allocations with
+    # the pool's ranges.
+    bad = nh.pool(NS, "outside", "10.30.0.1", "10.30.0.9")
+    bad["spec"]["preAllocations"] = {"m": "10.9.9.9"}
     expected = (
-        'The IPPool "backwards" is invalid: spec.pools[0].end: end 10.30.0.1 is before start '
-        "10.30.0.9\n"
+        'The IPPool "outside" is invalid: spec.preAllocations[m]: 10.9.9.9 is out of bounds '
+        "of the pools given\n"
     )
     names = [p["metadata"]["name"] for p in nh.pods(cluster)]
     assert len(names) == 2

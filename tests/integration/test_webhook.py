@@ -190,14 +190,13 @@ def test_a_pool_is_refused_with_every_problem_listed_at_once(judge: Judge, names
             namespace,
             "second",
             namePrefix="shared",
-            pools=[{"start": "10.80.0.9", "end": "10.80.0.1"}, {"subnet": "10.80.0.0/24"}],
+            pools=[{"subnet": "10.80.0.0/24"}],
             preAllocations={"a": "10.80.0.5", "b": "10.80.0.6", "c": "10.80.9.9"},
         ),
     )
     assert code == 1
     assert stderr.splitlines() == [
         'The IPPool "second" is invalid: ',
-        "* spec.pools[0].end: end 10.80.0.1 is before start 10.80.0.9",
         "* spec.preAllocations[c]: 10.80.9.9 is out of bounds of the pools given",
         "* spec.namePrefix: 'shared' is already the namePrefix of IPPool first: both pools "
         "would give their IPAddresses the same names",
@@ -231,8 +230,8 @@ def test_the_refusal_is_a_status_of_reason_invalid_with_one_cause_per_field(
         namespace,
         "p",
         namePrefix="p",
-        pools=[{"start": "10.81.0.9", "end": "10.81.0.1"}],
-        preAllocations={"x": "10.9.9.9"},
+        pools=[{"start": "10.81.0.1", "end": "10.81.0.9"}],
+        preAllocations={"w": "10.9.9.8", "x": "10.9.9.9"},
     )
     code, status = post(
         judge.cluster, f"/apis/ipam.metal3.io/v1alpha1/namespaces/{namespace}/ippools", bad
@@ -242,8 +241,9 @@ def test_the_refusal_is_a_status_of_reason_invalid_with_one_cause_per_field(
     assert status["reason"] == "Invalid"
     assert status["message"] == (
         'admission webhook "validation.ippool.ipam.metal3.io" denied the request: '
-        'IPPool.ipam.metal3.io "p" is invalid: [spec.pools[0].end: end 10.81.0.1 is before '
-        "start 10.81.0.9, spec.preAllocations[x]: 10.9.9.9 is out of bounds of the pools given]"
+        'IPPool.ipam.metal3.io "p" is invalid: [spec.preAllocations[w]: 10.9.9.8 is out of '
+        "bounds of the pools given, spec.preAllocations[x]: 10.9.9.9 is out of bounds of the "
+        "pools given]"
     )
     assert status["details"] == {
         "name": "p",
@@ -252,8 +252,8 @@ def test_the_refusal_is_a_status_of_reason_invalid_with_one_cause_per_field(
         "causes": [
             {
                 "reason": "FieldValueInvalid",
-                "message": "end 10.81.0.1 is before start 10.81.0.9",
-                "field": "spec.pools[0].end",
+                "message": "10.9.9.8 is out of bounds of the pools given",
+                "field": "spec.preAllocations[w]",
             },
             {
                 "reason": "FieldValueInvalid",
@@ -585,13 +585,14 @@ def test_a_standby_answers_admissions(
                     namespace,
                     "p",
                     namePrefix="p",
-                    pools=[{"start": "10.87.0.9", "end": "10.87.0.1"}],
+                    pools=[{"subnet": "10.87.0.0/24"}],
+                    preAllocations={"m": "10.9.9.9"},
                 ),
             )
             assert (code, stderr) == (
                 1,
-                'The IPPool "p" is invalid: spec.pools[0].end: end 10.87.0.1 is before start '
-                "10.87.0.9\n",
+                'The IPPool "p" is invalid: spec.preAllocations[m]: 10.9.9.9 is out of bounds '
+                "of the pools given\n",
             )
             log = standby.runner.log_tail(5000)
             assert "Refused create of IPPool" in log
