@@ -70,3 +70,27 @@ def test_each_conflict_is_a_true_condition_naming_its_partners() -> None:
     assert "10.0.0.1 held by a and b" in found["DuplicateAddress"].message
     assert found["OutOfRange"].message.startswith("7 held address(es)")
     assert "and 2 more" in found["OutOfRange"].message
+
+
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        (1, "1 held address(es) lie outside the pool's ranges: 10.9.0.0;"),
+        (
+            5,
+            "5 held address(es) lie outside the pool's ranges: 10.9.0.0, 10.9.0.1, 10.9.0.2, "
+            "10.9.0.3, 10.9.0.4;",
+        ),
+        (
+            6,
+            "6 held address(es) lie outside the pool's ranges: 10.9.0.0, 10.9.0.1, 10.9.0.2, "
+            "10.9.0.3, 10.9.0.4 and 1 more;",
+        ),
+    ],
+)
+def test_a_list_in_a_message_shows_five_then_counts_the_rest(count: int, message: str) -> None:
+    facts = conditions.PoolFacts(
+        name_prefix="p", total=10, free=4, out_of_range=[f"10.9.0.{i}" for i in range(count)]
+    )
+    found = {c.type: c for c in conditions.pool_conditions(facts)}
+    assert found["OutOfRange"].message.startswith(message)

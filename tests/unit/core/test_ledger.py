@@ -180,3 +180,12 @@ def test_copy_is_independent() -> None:
     twin = book.copy()
     twin.remove(holding("10.0.0.1", ALICE))
     assert book.is_used("10.0.0.1")
+
+
+def test_an_object_is_found_by_its_kind_and_name() -> None:
+    metal3 = ledger.Holding("10.0.0.1", ALICE, "same")
+    capi = ledger.Holding("10.0.0.2", ALICE_CAPI, "same")
+    book = ledger.Ledger([metal3, capi])
+    assert book.object(("metal3", "same")) == metal3
+    assert book.object(("capi", "same")) == capi
+    assert book.object(("metal3", "other")) is None
