@@ -189,3 +189,17 @@ def test_an_object_is_found_by_its_kind_and_name() -> None:
     assert book.object(("metal3", "same")) == metal3
     assert book.object(("capi", "same")) == capi
     assert book.object(("metal3", "other")) is None
+
+
+def test_every_holder_of_a_shared_address_is_listed_first_seen_first() -> None:
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    assert book.holders_of("10.0.0.1") == [first, second]
+    assert book.holders_of("10.0.0.2") == []
+
+
+def test_removing_an_unknown_object_returns_none_and_keeps_the_rest() -> None:
+    kept = holding("10.0.0.1", ALICE)
+    book = ledger.Ledger([kept])
+    assert book.remove_object(("metal3", "nobody")) is None
+    assert book.holders_of("10.0.0.1") == [kept]
