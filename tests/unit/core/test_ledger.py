@@ -203,3 +203,20 @@ def test_removing_an_unknown_object_returns_none_and_keeps_the_rest() -> None:
     book = ledger.Ledger([kept])
     assert book.remove_object(("metal3", "nobody")) is None
     assert book.holders_of("10.0.0.1") == [kept]
+
+
+def test_removing_a_later_holder_of_a_shared_address_keeps_the_others_in_order() -> None:
+    first, second, third = (holding("10.0.0.1", c) for c in (ALICE, BOB, ALICE_CAPI))
+    book = ledger.Ledger([first, second, third])
+    book.remove_object(third.identity)
+    assert book.holders_of("10.0.0.1") == [first, second]
+    assert book.conflicts() == [(first, second)]
+
+
+def test_a_resolved_conflict_leaves_no_empty_anomaly_list_behind() -> None:
+    # The ledger lives as long as its pool: what a release empties must not stay allocated.
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    book.remove_object(second.identity)
+    assert book._more_by_address == {}
+    assert book.holders_of("10.0.0.1") == [first]
