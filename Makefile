@@ -14,7 +14,7 @@ RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
-	deploy undeploy deploy-examples release-manifests peers conformance clean
+	deploy undeploy deploy-examples release-manifests peers conformance mutation clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,16 @@ lint: venv ## ruff, mypy strict on ipam/, import-linter contracts
 	$(VENV)/bin/ruff format --check ipam e2e tests bench conformance
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# Mutation testing of the pure core (slow, off CI's path). MUTANTS narrows it to a glob of mutant
+# names (e.g. 'ipam.core.units.*') and reruns those, keeping the other verdicts under mutants/.
+MUTANTS ?=
+MUTATION_MIN ?= 80
+mutation: venv ## Mutants of ipam/core against its unit and property tests; fails below MUTATION_MIN% killed
+	$(if $(MUTANTS),,rm -rf mutants)
+	IPAM_HYPOTHESIS_PROFILE=mutation nice -n 10 $(VENV)/bin/mutmut run $(if $(MUTANTS),'$(MUTANTS)') >mutants.log 2>&1 \
+		|| { tail -n 40 mutants.log; exit 1; }
+	$(PY) -m tests.mutation.score --min $(MUTATION_MIN) --mutants '$(or $(MUTANTS),*)' --survivors
 
 bench: venv tools ## Benchmarks: core allocator, control plane, controller
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
@@ -111,4 +121,4 @@ deploy-examples: ## Apply examples/ to the cluster of $KUBECONFIG
 	for d in examples/*/; do kubectl apply -f $$d; done
 
 clean: ## Remove the virtualenv and caches (the built tools and images stay cached)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(RELEASE_DIR)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(RELEASE_DIR) mutants mutants.log

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipam.core import addresses
+from tests.hypothesis_budget import examples
 
 # Dotted decimal and hex-and-colon texts only: the forms the CRD pattern is about. (The
 # standard library also takes zone ids and embedded IPv4, which the pattern refuses.)
@@ -26,13 +27,13 @@ def stdlib_key(text: str) -> int | None:
     return int(ip)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.one_of(dotted, hexes))
 def test_parsing_agrees_with_the_standard_library(text: str) -> None:
     assert addresses.key_of(text) == stdlib_key(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(ipv6_groups)
 def test_every_ipv6_address_prints_rfc_5952_text_that_parses_back(groups: list[int]) -> None:
     value = 0

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ipam.core import allocate, errors, ledger, pools, status
+from tests.hypothesis_budget import examples
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAMES = [f"c{i}" for i in range(10)]
@@ -297,6 +298,6 @@ class AllocatorAgainstAModel(RuleBasedStateMachine):
 
 
 AllocatorAgainstAModel.TestCase.settings = settings(
-    max_examples=120, stateful_step_count=30, deadline=None
+    max_examples=examples(120), stateful_step_count=30, deadline=None
 )
 TestAllocatorAgainstAModel = AllocatorAgainstAModel.TestCase

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ipam.core import ranges
+from tests.hypothesis_budget import examples
 
 UNIVERSE = 80
 values = st.integers(min_value=0, max_value=UNIVERSE - 1)
@@ -74,6 +75,6 @@ class IntervalSetAgainstASet(RuleBasedStateMachine):
 
 
 IntervalSetAgainstASet.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None
+    max_examples=examples(150), stateful_step_count=40, deadline=None
 )
 TestIntervalSetAgainstASet = IntervalSetAgainstASet.TestCase

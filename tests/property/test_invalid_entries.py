@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipam.core import addresses, allocate, errors, ledger, pools, validation
+from tests.hypothesis_budget import examples
 
 V4 = ["10.0.0.0", "10.0.0.1", "10.0.0.7", "10.0.0.8", "10.0.0.255", "10.0.1.0", "::ffff:a00:3"]
 V6 = ["fd00::", "fd00::1", "fd00::7", "fd00::8", "fd00::ffff", "fd00::1:0"]
@@ -69,7 +70,7 @@ def rejected_entries(spec: dict[str, Any]) -> set[int]:
     }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(spec=specs())
 def test_the_pool_hands_out_only_what_validation_accepts(spec: dict[str, Any]) -> None:
     pool = pools.Pool.from_spec(spec)
@@ -96,7 +97,7 @@ def test_the_pool_hands_out_only_what_validation_accepts(spec: dict[str, Any]) -
             assert addresses.family_of(addresses.key_of(details.gateway) or 0) == family, details
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(spec=specs(), requested=st.none() | ips)
 def test_allocation_fails_as_invalid_exactly_when_every_entry_is_rejected(
     spec: dict[str, Any], requested: str | None

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipam.core import units
+from tests.hypothesis_budget import examples
 
 # An independent reading of the three forms the renderer promises.
 EXACT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*")
@@ -41,7 +42,7 @@ def read(text: str) -> tuple[Fraction, bool]:
     return Fraction(2 ** float(approx.group(1))), False
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(counts)
 def test_a_count_reads_back_to_itself_or_within_the_stated_precision(n: int) -> None:
     value, exact = read(units.count(n))
@@ -51,7 +52,7 @@ def test_a_count_reads_back_to_itself_or_within_the_stated_precision(n: int) -> 
         assert abs(value - n) <= APPROX_ERROR * n
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(counts)
 def test_a_count_is_short_ascii_and_never_a_long_run_of_digits(n: int) -> None:
     text = units.count(n)
@@ -62,7 +63,7 @@ def test_a_count_is_short_ascii_and_never_a_long_run_of_digits(n: int) -> None:
         assert "^" not in text
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(counts, counts)
 def test_a_larger_count_never_reads_smaller_beyond_the_precision(a: int, b: int) -> None:
     low, high = sorted((a, b))

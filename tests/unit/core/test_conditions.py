@@ -70,3 +70,94 @@ def test_each_conflict_is_a_true_condition_naming_its_partners() -> None:
     assert "10.0.0.1 held by a and b" in found["DuplicateAddress"].message
     assert found["OutOfRange"].message.startswith("7 held address(es)")
     assert "and 2 more" in found["OutOfRange"].message
+
+
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        (1, "1 held address(es) lie outside the pool's ranges: 10.9.0.0;"),
+        (
+            5,
+            "5 held address(es) lie outside the pool's ranges: 10.9.0.0, 10.9.0.1, 10.9.0.2, "
+            "10.9.0.3, 10.9.0.4;",
+        ),
+        (
+            6,
+            "6 held address(es) lie outside the pool's ranges: 10.9.0.0, 10.9.0.1, 10.9.0.2, "
+            "10.9.0.3, 10.9.0.4 and 1 more;",
+        ),
+    ],
+)
+def test_a_list_in_a_message_shows_five_then_counts_the_rest(count: int, message: str) -> None:
+    facts = conditions.PoolFacts(
+        name_prefix="p", total=10, free=4, out_of_range=[f"10.9.0.{i}" for i in range(count)]
+    )
+    found = {c.type: c for c in conditions.pool_conditions(facts)}
+    assert found["OutOfRange"].message.startswith(message)
+
+
+def test_every_condition_of_a_pool_in_conflict_reads_exactly() -> None:
+    facts = conditions.PoolFacts(
+        name_prefix="p",
+        problems=[
+            errors.FieldError("spec.pools[0].end", "is before start"),
+            errors.FieldError("spec.prefix", "must be 0-32"),
+        ],
+        total=10,
+        free=4,
+        clashes=["q", "s"],
+        overlaps=["r"],
+        duplicates=["10.0.0.1 held by a and b", "10.0.0.2 held by c and d"],
+        out_of_range=["10.9.0.1"],
+    )
+    assert conditions.pool_conditions(facts) == [
+        conditions.Condition(
+            "Ready",
+            False,
+            "InvalidSpec",
+            "spec.pools[0].end: is before start; spec.prefix: must be 0-32",
+        ),
+        conditions.Condition(
+            "PrefixCollision",
+            True,
+            "NamePrefixCollision",
+            "namePrefix 'p' can produce the same IPAddress names as pool(s) q, s; "
+            "a name taken by the other pool is skipped",
+        ),
+        conditions.Condition(
+            "Overlap",
+            True,
+            "OverlappingPools",
+            "Ranges overlap pool(s) r; an address held there is not handed out here",
+        ),
+        conditions.Condition(
+            "DuplicateAddress",
+            True,
+            "DuplicateAddress",
+            "10.0.0.1 held by a and b; 10.0.0.2 held by c and d",
+        ),
+        conditions.Condition(
+            "OutOfRange",
+            True,
+            "AddressesOutOfRange",
+            "1 held address(es) lie outside the pool's ranges: 10.9.0.1; "
+            "they stay with their claims until released",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("facts", "message"),
+    [
+        (HEALTHY, "Addresses can be handed out"),
+        (conditions.PoolFacts(total=0, free=0), "No pool entry produces any address"),
+        (
+            conditions.PoolFacts(total=10, free=0, awaiting=3),
+            "3 address(es) recorded on the pool have no IPAddress object yet (a clusterctl move "
+            "in progress?): new addresses are handed out once they arrive",
+        ),
+        (conditions.PoolFacts(total=10, free=0), "Every address is held or pre-allocated"),
+    ],
+)
+def test_ready_says_why_in_full(facts: conditions.PoolFacts, message: str) -> None:
+    assert conditions.ready(facts).message == message

@@ -180,3 +180,43 @@ def test_copy_is_independent() -> None:
     twin = book.copy()
     twin.remove(holding("10.0.0.1", ALICE))
     assert book.is_used("10.0.0.1")
+
+
+def test_an_object_is_found_by_its_kind_and_name() -> None:
+    metal3 = ledger.Holding("10.0.0.1", ALICE, "same")
+    capi = ledger.Holding("10.0.0.2", ALICE_CAPI, "same")
+    book = ledger.Ledger([metal3, capi])
+    assert book.object(("metal3", "same")) == metal3
+    assert book.object(("capi", "same")) == capi
+    assert book.object(("metal3", "other")) is None
+
+
+def test_every_holder_of_a_shared_address_is_listed_first_seen_first() -> None:
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    assert book.holders_of("10.0.0.1") == [first, second]
+    assert book.holders_of("10.0.0.2") == []
+
+
+def test_removing_an_unknown_object_returns_none_and_keeps_the_rest() -> None:
+    kept = holding("10.0.0.1", ALICE)
+    book = ledger.Ledger([kept])
+    assert book.remove_object(("metal3", "nobody")) is None
+    assert book.holders_of("10.0.0.1") == [kept]
+
+
+def test_removing_a_later_holder_of_a_shared_address_keeps_the_others_in_order() -> None:
+    first, second, third = (holding("10.0.0.1", c) for c in (ALICE, BOB, ALICE_CAPI))
+    book = ledger.Ledger([first, second, third])
+    book.remove_object(third.identity)
+    assert book.holders_of("10.0.0.1") == [first, second]
+    assert book.conflicts() == [(first, second)]
+
+
+def test_a_resolved_conflict_leaves_no_empty_anomaly_list_behind() -> None:
+    # The ledger lives as long as its pool: what a release empties must not stay allocated.
+    first, second = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    book = ledger.Ledger([first, second])
+    book.remove_object(second.identity)
+    assert book._more_by_address == {}
+    assert book.holders_of("10.0.0.1") == [first]

@@ -141,3 +141,19 @@ def test_a_hierarchy_label_on_the_object_itself_roots_a_hierarchy() -> None:
 def test_the_group_of_an_api_version() -> None:
     assert mg.group_of("cluster.x-k8s.io/v1beta2") == CAPI
     assert mg.group_of("v1") == ""
+
+
+def test_secrets_and_config_maps_are_always_listed_and_never_moved_by_kind() -> None:
+    assert mg.always_listed() == [
+        mg.Kind("", "Secret", move=False, move_hierarchy=False),
+        mg.Kind("", "ConfigMap", move=False, move_hierarchy=False),
+    ]
+
+
+def test_an_owner_is_observed_only_when_known_and_of_a_listed_kind() -> None:
+    cluster = node(CAPI, "Cluster", "c")
+    machine = node(CAPI, "Machine", "m")
+    graph = mg.Graph(KINDS, [cluster, machine])
+    assert graph.observed(cluster.uid) == cluster
+    assert graph.observed(machine.uid) is None, "Machine's CRD is not among the listed kinds"
+    assert graph.observed("uid-unknown") is None

@@ -160,3 +160,17 @@ def test_filling_every_other_integer_then_the_holes_leaves_one_interval() -> Non
     for value in range(1, 200, 2):
         intervals.add(value)
     assert list(intervals) == [(0, 199)]
+
+
+@pytest.mark.parametrize(
+    ("value", "interval"),
+    [(0, None), (1, (1, 3)), (2, (1, 3)), (3, (1, 3)), (4, None), (9, (9, 9)), (10, None)],
+)
+def test_the_interval_of_a_value_is_the_one_holding_it(
+    value: int, interval: tuple[int, int] | None
+) -> None:
+    assert build((1, 3), (9, 9)).interval_of(value) == interval
+
+
+def test_an_interval_set_reads_as_its_intervals() -> None:
+    assert repr(build((1, 3), (9, 9))) == "IntervalSet([(1, 3), (9, 9)])"
