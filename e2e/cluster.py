@@ -72,13 +72,13 @@ class Cluster:
             args += ["--server-side", "--force-conflicts", "--field-manager=capi-ipam-harness"]
         self.kubectl(*args, input=manifest, timeout=120)
 
-    def restart_apiserver(self) -> None:
+    def restart_apiserver(self, down: float = 0.0) -> None:
         raise NotSupported(f"{self.name}: restarting the API server is not supported here")
 
-    def restart_etcd(self) -> None:
+    def restart_etcd(self, down: float = 0.0) -> None:
         raise NotSupported(f"{self.name}: restarting etcd is not supported here")
 
-    def restart(self) -> None:
+    def restart(self, down: float = 0.0) -> None:
         raise NotSupported(f"{self.name}: restarting the control plane is not supported here")
 
     def __repr__(self) -> str:

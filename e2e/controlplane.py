@@ -244,23 +244,28 @@ class ControlPlane(Cluster):
         if not self.keep_data:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def restart_apiserver(self) -> None:
+    def restart_apiserver(self, down: float = 0.0) -> None:
+        """Stop the API server and start it again (after ``down`` seconds: an outage)."""
         self.apiserver.stop()
+        time.sleep(down)
         self.launch_apiserver()
         self.wait_apiserver()
 
-    def restart_etcd(self) -> None:
+    def restart_etcd(self, down: float = 0.0) -> None:
+        """Stop etcd under the API server and start it again (after ``down`` seconds)."""
         self.etcd.stop()
+        time.sleep(down)
         self.launch_etcd()
         self.wait_etcd()
         self.wait_apiserver()
 
-    def restart(self) -> None:
+    def restart(self, down: float = 0.0) -> None:
         """Everything stops and starts again, as when a management cluster's node reboots."""
         if self.capi_manager is not None:
             self.capi_manager.stop()
         for proc in (self.controller_manager, self.apiserver, self.etcd):
             proc.stop()
+        time.sleep(down)
         self.launch_etcd()
         self.wait_etcd()
         self.launch_apiserver()

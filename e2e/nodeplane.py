@@ -97,9 +97,9 @@ class NodePlane(controlplane.ControlPlane):
         self.scheduler.stop()
         super().stop()
 
-    def restart(self) -> None:
+    def restart(self, down: float = 0.0) -> None:
         self.scheduler.stop()
-        super().restart()
+        super().restart(down)
         self.scheduler.start()
 
     def programs(self) -> list[processes.Process]:

@@ -51,8 +51,11 @@ class Environment(Protocol):
     def client(self, cluster: str) -> ObjectClient:
         """Object I/O on one cluster."""
 
-    def restart(self, cluster: str, component: str) -> None:
-        """Restart ``apiserver``, ``etcd`` or ``all`` of a cluster, keeping its data."""
+    def restart(self, cluster: str, component: str, *, down: float = 0.0) -> None:
+        """Restart ``apiserver``, ``etcd`` or ``all`` of a cluster, keeping its data.
+
+        With ``down``, it stays stopped that many seconds first: an outage.
+        """
 
     def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
         """``clusterctl move`` of one namespace."""
@@ -95,11 +98,11 @@ class HarnessEnvironment:
     def client(self, cluster: str) -> ObjectClient:
         return KubectlClient(self.clusters[cluster])
 
-    def restart(self, cluster: str, component: str) -> None:
+    def restart(self, cluster: str, component: str, *, down: float = 0.0) -> None:
         from e2e.cluster import NotSupported
 
         try:
-            getattr(self.clusters[cluster], RESTARTS[component])()
+            getattr(self.clusters[cluster], RESTARTS[component])(down=down)
         except NotSupported as err:
             pytest.skip(f"needs a cluster the harness runs: {err}")
 

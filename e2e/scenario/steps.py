@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -75,6 +76,7 @@ def generate(run: Run, step: Step) -> None:
     start = int(body.get("start", 0))
     chunk = int(body.get("chunk", DEFAULT_CHUNK))
     client = run.client(step.cluster)
+    retry = float(body.get("retry", 0))
     numbers = range(start, start + int(body["count"]))
     for first in range(0, len(numbers), chunk):
         run.check_stopping()
@@ -82,7 +84,12 @@ def generate(run: Run, step: Step) -> None:
             manifests.with_namespace(run.render(body["template"], i=i), run.namespace)
             for i in numbers[first : first + chunk]
         ]
-        client.apply(objects)
+        if retry:
+            # A server-side apply is idempotent: a chunk the server took before failing to
+            # answer is applied again unchanged, as a client retrying through an outage would.
+            run.poll(functools.partial(client.apply, objects), retry)
+        else:
+            client.apply(objects)
 
 
 def wait(run: Run, step: Step) -> None:
@@ -135,8 +142,9 @@ def ready(run: Run, cluster: str, instance: str, timeout: float) -> None:
 
 
 def restart(run: Run, step: Step) -> None:
+    body = step.body if isinstance(step.body, dict) else {"component": step.body}
     run.touch(step.cluster)
-    run.env.restart(step.cluster, step.body)
+    run.env.restart(step.cluster, body["component"], down=float(body.get("down", 0)))
 
 
 def move(run: Run, step: Step) -> None:

@@ -76,6 +76,8 @@ class FakeClient:
         self.missing_kinds: set[str] = set()
         self.hooks: list[Callable[[FakeClient], None]] = []
         self.calls: list[str] = []
+        self.refused_applies = 0
+        """So many applies from now on fail as during an API server restart."""
         self.lock = threading.RLock()
         self.refusals: dict[str, str] = {}
         """Object name -> the stderr kubectl prints when the API server refuses a write of it."""
@@ -115,6 +117,9 @@ class FakeClient:
     def apply(self, objects: Sequence[dict[str, Any]]) -> None:
         with self.lock:
             self.calls.append(f"apply {len(objects)}")
+            if self.refused_applies > 0:
+                self.refused_applies -= 1
+                raise KubectlFailed(f"{self.name}: The connection to the server was refused")
             for obj in objects:
                 self._refuse(obj["metadata"]["name"])
             for obj in objects:
@@ -210,8 +215,10 @@ class FakeEnvironment:
     def client(self, cluster: str) -> FakeClient:
         return self.clients[cluster]
 
-    def restart(self, cluster: str, component: str) -> None:
-        self.actions.append(f"restart {component} on {cluster}")
+    def restart(self, cluster: str, component: str, *, down: float = 0.0) -> None:
+        self.actions.append(
+            f"restart {component} on {cluster}" + (f" down {down:g}" if down else "")
+        )
 
     def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
         self.actions.append(f"move {namespace} from {source} to {target} within {timeout:g}")

@@ -54,8 +54,8 @@ def test_the_suite_has_the_first_scenarios() -> None:
 
     assert {
         "move/cluster_moves_with_owned_objects.yaml",
-        "restart/objects_survive_apiserver_restart.yaml",
-        "restart/objects_survive_etcd_restart.yaml",
+        "faults/objects_survive_apiserver_restart.yaml",
+        "faults/objects_survive_etcd_restart.yaml",
     } <= names
 
 

@@ -216,6 +216,7 @@ def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path)
           - controller: {action: kill, instance: main}
           - {cluster: target, restart: etcd}
           - restart: apiserver
+          - restart: {component: apiserver, down: 20}
           - move: {}
           - move: {from: target, to: source}
         """,
@@ -227,6 +228,7 @@ def test_controller_restart_and_move_steps_reach_the_environment(tmp_path: Path)
         "controller kill main on source",
         "restart etcd on target",
         "restart apiserver on source",
+        "restart apiserver on source down 20",
         "move t-ns from source to target within 300",
         "move t-ns from target to source within 300",
     ]
@@ -539,6 +541,47 @@ def test_a_scenario_may_skip_one_invariant_with_a_reason(tmp_path: Path) -> None
         """,
         env,
     )
+
+
+GENERATE_THROUGH_AN_OUTAGE = """
+    description: a burst goes on through an API server restart
+    steps:
+      - generate:
+          count: 6
+          chunk: 2
+          {retry}
+          template: {{apiVersion: v1, kind: ConfigMap, metadata: {{name: "c-{{{{ i }}}}"}}}}
+      - expect: {{count: {{apiVersion: v1, kind: ConfigMap, equals: 6}}}}
+    """
+
+
+def test_a_generate_with_retry_applies_a_refused_chunk_again(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].refused_applies = 3
+
+    run_yaml(tmp_path, GENERATE_THROUGH_AN_OUTAGE.format(retry="retry: 5"), env)
+
+    assert env.clients["source"].calls.count("apply 2") == 6
+
+
+def test_a_generate_without_retry_fails_at_the_first_refused_chunk(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].refused_applies = 1
+
+    text = failure_of(tmp_path, GENERATE_THROUGH_AN_OUTAGE.format(retry=""), env)
+
+    assert "step 1 (generate, cluster source) failed" in text
+    assert "The connection to the server was refused" in text
+
+
+def test_a_generate_whose_retry_runs_out_says_it_kept_failing(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.clients["source"].refused_applies = 10**9
+
+    text = failure_of(tmp_path, GENERATE_THROUGH_AN_OUTAGE.format(retry="retry: 0.1"), env)
+
+    assert "still failing after 0.1 s" in text
+    assert "The connection to the server was refused" in text
 
 
 def test_a_kubectl_error_fails_the_step_with_its_message(tmp_path: Path) -> None:
