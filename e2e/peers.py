@@ -43,6 +43,10 @@ CONTRACT_LABELS = {"cluster.x-k8s.io/v1beta1": "v1beta1", "cluster.x-k8s.io/v1be
 resolve a Machine's infrastructureRef to a Metal3Machine."""
 
 
+CRD_TIMEOUT = 300.0
+"""Seconds applying a peer's CRDs, then their becoming established, may take."""
+
+
 class PeerError(RuntimeError):
     """A peer could not be built or did not start; the message says what is missing."""
 
@@ -163,10 +167,25 @@ def metal3_ipam_crds(peer: Peer) -> list[dict[str, Any]]:
 
 
 def install_crds(cluster: Cluster, docs: Sequence[dict[str, Any]]) -> None:
-    """Apply CRDs and wait until the API server serves them."""
-    cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(docs)}))
+    """Apply CRDs and wait until the API server serves them.
+
+    CAPM3's and baremetal-operator's CRDs are large (hundreds of kilobytes of schema): on
+    a loaded machine applying and establishing them takes minutes, hence the bounds, and
+    kubectl's client-side validation, which first fetches the server's whole OpenAPI
+    document (rebuilt after every CRD change), timed out there; the API server validates
+    CRDs itself.
+    """
+    cluster.kubectl(
+        "apply", "-f", "-", "--server-side", "--force-conflicts",
+        "--field-manager=capi-ipam-harness", "--validate=false",
+        input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(docs)}),
+        timeout=CRD_TIMEOUT,
+    )  # fmt: skip
     names = [f"crd/{doc['metadata']['name']}" for doc in docs]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+    cluster.kubectl(
+        "wait", "--for=condition=Established", f"--timeout={CRD_TIMEOUT:.0f}s", *names,
+        timeout=CRD_TIMEOUT + 30,
+    )  # fmt: skip
 
 
 # --- running -------------------------------------------------------------------------------
