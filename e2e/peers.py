@@ -175,16 +175,21 @@ def install_crds(cluster: Cluster, docs: Sequence[dict[str, Any]]) -> None:
     document (rebuilt after every CRD change), timed out there; the API server validates
     CRDs itself.
     """
+    _apply(cluster, docs)
+    names = [f"crd/{doc['metadata']['name']}" for doc in docs]
+    cluster.kubectl(
+        "wait", "--for=condition=Established", f"--timeout={CRD_TIMEOUT:.0f}s", *names,
+        timeout=CRD_TIMEOUT + 30,
+    )  # fmt: skip
+
+
+def _apply(cluster: Cluster, docs: Sequence[dict[str, Any]]) -> None:
+    """Server-side apply, without kubectl's client-side validation (see :func:`install_crds`)."""
     cluster.kubectl(
         "apply", "-f", "-", "--server-side", "--force-conflicts",
         "--field-manager=capi-ipam-harness", "--validate=false",
         input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(docs)}),
         timeout=CRD_TIMEOUT,
-    )  # fmt: skip
-    names = [f"crd/{doc['metadata']['name']}" for doc in docs]
-    cluster.kubectl(
-        "wait", "--for=condition=Established", f"--timeout={CRD_TIMEOUT:.0f}s", *names,
-        timeout=CRD_TIMEOUT + 30,
     )  # fmt: skip
 
 
@@ -404,9 +409,7 @@ def install_in(clusters: Sequence[Cluster], peer: Peer) -> None:
             if key in _installed:
                 continue
             install_crds(cluster, management_crds(peer))
-            cluster.apply(
-                yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": inventory_entry(peer)})
-            )
+            _apply(cluster, inventory_entry(peer))
             _installed.add(key)
 
 
