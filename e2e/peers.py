@@ -410,7 +410,22 @@ def install_in(clusters: Sequence[Cluster], peer: Peer) -> None:
                 continue
             install_crds(cluster, management_crds(peer))
             _apply(cluster, inventory_entry(peer))
+            warm_openapi(cluster)
             _installed.add(key)
+
+
+def warm_openapi(cluster: Cluster) -> None:
+    """Have the API server build its OpenAPI document now, with time to spare.
+
+    kubectl fetches the whole document before every apply it validates, within 32 s, and
+    the server rebuilds it after CRDs change; with CAPM3's and baremetal-operator's large
+    schemas that rebuild took longer on a loaded machine, so the next apply of a scenario
+    failed. Built here, it is served from the server's cache afterwards.
+    """
+    cluster.kubectl(
+        "get", "--raw", "/openapi/v2", f"--request-timeout={CRD_TIMEOUT:.0f}s",
+        timeout=CRD_TIMEOUT + 30,
+    )  # fmt: skip
 
 
 def beside(

@@ -195,6 +195,7 @@ class HarnessEnvironment:
         with self._lock:
             self.peers[(cluster, name)] = process
         process.start()
+        peers.warm_openapi(plane)  # its start may have updated its CRDs (CRD migration)
 
     def stop_peers(self) -> None:
         """Stop every peer this test started (before its namespaces go)."""
