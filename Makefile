@@ -14,7 +14,7 @@ RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
-	deploy undeploy deploy-examples release-manifests peers conformance mutation clean
+	deploy undeploy deploy-examples release-manifests peers conformance mutation e2e-peers clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)
+
+e2e-peers: venv tools ## The scenarios that run CAPM3 or the in-cluster provider beside ours (builds them first, as make peers)
+	@nice -n 10 bash e2e/peers/build.sh capm3 incluster >/dev/null
+	$(PY) -m pytest scenarios -m peers --peers $(PYTEST_ARGS)
 
 conformance: venv tools ## Upstream Metal3 IPAM v1.13.2 and ours side by side on every case of conformance/
 	@nice -n 10 bash e2e/peers/build.sh metal3-ipam >/dev/null

@@ -17,6 +17,7 @@ import functools
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,8 @@ from typing import Any
 import yaml
 
 from e2e import ports, processes
+from e2e.capi import CLUSTERCTL_LABEL, PROVIDER_LABEL
+from e2e.cluster import Cluster
 from e2e.controlplane import ControlPlane
 from e2e.toolchain import REPO
 
@@ -38,6 +41,10 @@ INCLUSTER = "incluster"
 CONTRACT_LABELS = {"cluster.x-k8s.io/v1beta1": "v1beta1", "cluster.x-k8s.io/v1beta2": "v1beta2"}
 """The contract labels CAPM3's release adds to its CRDs; without them CAPI core cannot
 resolve a Machine's infrastructureRef to a Metal3Machine."""
+
+
+CRD_TIMEOUT = 300.0
+"""Seconds applying a peer's CRDs, then their becoming established, may take."""
 
 
 class PeerError(RuntimeError):
@@ -159,11 +166,31 @@ def metal3_ipam_crds(peer: Peer) -> list[dict[str, Any]]:
     return [d for path in sorted(bases.glob("ipam.metal3.io_*.yaml")) for d in _load(path)]
 
 
-def install_crds(cluster: ControlPlane, docs: Sequence[dict[str, Any]]) -> None:
-    """Apply CRDs and wait until the API server serves them."""
-    cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(docs)}))
+def install_crds(cluster: Cluster, docs: Sequence[dict[str, Any]]) -> None:
+    """Apply CRDs and wait until the API server serves them.
+
+    CAPM3's and baremetal-operator's CRDs are large (hundreds of kilobytes of schema): on
+    a loaded machine applying and establishing them takes minutes, hence the bounds, and
+    kubectl's client-side validation, which first fetches the server's whole OpenAPI
+    document (rebuilt after every CRD change), timed out there; the API server validates
+    CRDs itself.
+    """
+    _apply(cluster, docs)
     names = [f"crd/{doc['metadata']['name']}" for doc in docs]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+    cluster.kubectl(
+        "wait", "--for=condition=Established", f"--timeout={CRD_TIMEOUT:.0f}s", *names,
+        timeout=CRD_TIMEOUT + 30,
+    )  # fmt: skip
+
+
+def _apply(cluster: Cluster, docs: Sequence[dict[str, Any]]) -> None:
+    """Server-side apply, without kubectl's client-side validation (see :func:`install_crds`)."""
+    cluster.kubectl(
+        "apply", "-f", "-", "--server-side", "--force-conflicts",
+        "--field-manager=capi-ipam-harness", "--validate=false",
+        input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(docs)}),
+        timeout=CRD_TIMEOUT,
+    )  # fmt: skip
 
 
 # --- running -------------------------------------------------------------------------------
@@ -311,3 +338,105 @@ def incluster(
     return PeerProcess(
         peer, argv, workdir / f"{peer.name}.log", f"http://127.0.0.1:{health}/readyz"
     )
+
+
+# --- beside the controller, in a management cluster -----------------------------------------
+
+INVENTORY = {
+    CAPM3: ("infrastructure-metal3", "capm3-system", "InfrastructureProvider", "metal3"),
+    INCLUSTER: ("ipam-in-cluster", "capi-ipam-in-cluster-system", "IPAMProvider", "in-cluster"),
+}
+"""The clusterctl inventory entry ``clusterctl init`` would write for each peer: name,
+namespace, type, provider name. ``clusterctl move`` refuses a target that lacks a provider
+the source has, so a peer is entered in every management cluster at once."""
+
+_installed: set[tuple[str, str]] = set()
+_install_lock = threading.Lock()
+
+
+def built(name: str) -> Peer:
+    """The peer ``make peers`` built, or a :class:`PeerError` that says to build it."""
+    peer = built_peer(name)
+    if peer is None:
+        raise PeerError(f"{name} is not built: run `make peers` (tens of minutes the first time)")
+    return peer
+
+
+def management_crds(peer: Peer) -> list[dict[str, Any]]:
+    """The peer's CRDs labelled as ``clusterctl init`` labels a provider's, so clusterctl move
+    discovers their objects. BareMetalHosts also carry the move label, as in a Metal3
+    pivot: nothing owns them, and the Metal3Machines that name them need them on the target."""
+    provider = INVENTORY[peer.name][0]
+    docs = capm3_crds(peer) if peer.name == CAPM3 else incluster_crds(peer)
+    for doc in docs:
+        doc["metadata"].setdefault("labels", {}).update(
+            {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: provider}
+        )
+    if peer.name == CAPM3:
+        for doc in baremetalhost_crds(peer):
+            doc.setdefault("metadata", {}).setdefault("labels", {}).update(
+                {CLUSTERCTL_LABEL: "", f"{CLUSTERCTL_LABEL}/move": "", PROVIDER_LABEL: provider}
+            )
+            docs.append(doc)
+    return docs
+
+
+def inventory_entry(peer: Peer) -> list[dict[str, Any]]:
+    """The namespace and clusterctl Provider entry of the peer."""
+    name, namespace, kind, provider_name = INVENTORY[peer.name]
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "clusterctl.cluster.x-k8s.io/v1alpha3",
+            "kind": "Provider",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: name},
+            },
+            "type": kind,
+            "providerName": provider_name,
+            "version": peer.version,
+        },
+    ]
+
+
+def install_in(clusters: Sequence[Cluster], peer: Peer) -> None:
+    """The peer's CRDs and inventory entry in every cluster, once per process and cluster."""
+    with _install_lock:
+        for cluster in clusters:
+            key = (str(cluster.kubeconfig_path), peer.name)
+            if key in _installed:
+                continue
+            install_crds(cluster, management_crds(peer))
+            _apply(cluster, inventory_entry(peer))
+            warm_openapi(cluster)
+            _installed.add(key)
+
+
+def warm_openapi(cluster: Cluster) -> None:
+    """Have the API server build its OpenAPI document now, with time to spare.
+
+    kubectl fetches the whole document before every apply it validates, within 32 s, and
+    the server rebuilds it after CRDs change; with CAPM3's and baremetal-operator's large
+    schemas that rebuild took longer on a loaded machine, so the next apply of a scenario
+    failed. Built here, it is served from the server's cache afterwards.
+    """
+    cluster.kubectl(
+        "get", "--raw", "/openapi/v2", f"--request-timeout={CRD_TIMEOUT:.0f}s",
+        timeout=CRD_TIMEOUT + 30,
+    )  # fmt: skip
+
+
+def beside(
+    name: str, cluster: ControlPlane, workdir: Path, *, namespace: str, extra: Sequence[str] = ()
+) -> PeerProcess:
+    """The peer ``name`` for a scenario's namespace on ``cluster`` (not started).
+
+    CAPM3 serves the namespace without a watch filter; the in-cluster provider serves it
+    with its webhooks off. Install them with :func:`install_in` first.
+    """
+    peer = built(name)
+    if name == CAPM3:
+        return capm3(cluster, workdir, extra=[f"--namespace={namespace}", *extra], peer=peer)
+    return incluster(cluster, workdir, namespace=namespace, extra=extra, peer=peer)

@@ -8,6 +8,7 @@ are compared (``equals``, ``notEquals``) are rendered keeping a captured value's
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Callable
@@ -64,8 +65,10 @@ def jsonpaths(run: Run, cluster: str, body: Any) -> None:
         if found is None:
             raise Mismatch(f"{ref} does not exist", expected=check, found=None)
         values = jsonpath.select(found, check["path"])
-        value = values[0] if len(values) == 1 else values
         where = f"{ref} {check['path']}"
+        if check.get("decode") == "base64":
+            values = [_base64_text(where, v) for v in values]
+        value = values[0] if len(values) == 1 else values
         if "exists" in check and bool(values) != check["exists"]:
             say = "is missing" if check["exists"] else f"exists: {value!r}"
             raise Mismatch(f"{where} {say}", expected={"exists": check["exists"]}, found=value)
@@ -92,6 +95,16 @@ def jsonpaths(run: Run, cluster: str, body: Any) -> None:
                     expected={"matches": check["matches"]},
                     found=text,
                 )
+
+
+def _base64_text(where: str, value: Any) -> str:
+    """A Secret's data value as text; a Mismatch when it is not base64 of UTF-8."""
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise Mismatch(
+            f"{where}: {value!r} is not base64 of UTF-8 text ({err})", found=value
+        ) from None
 
 
 def count(run: Run, cluster: str, body: Any) -> None:

@@ -79,7 +79,13 @@ class Environment(Protocol):
         """Whether the instance answers /readyz with 200, or has exited."""
 
     def controller_logs(self, lines: int) -> list[ControllerLog]:
-        """The last lines of every controller started so far, and its whole log's path."""
+        """The last lines of every controller and peer started so far, and its whole log's path."""
+
+    def peer(
+        self, cluster: str, name: str, action: str, *, namespace: str, args: Sequence[str] = ()
+    ) -> None:
+        """``start`` (and wait until ready) or ``stop`` an upstream program on a cluster,
+        serving ``namespace``; a start of a running one does nothing."""
 
 
 class HarnessEnvironment:
@@ -90,6 +96,7 @@ class HarnessEnvironment:
         self.controllers = controllers
         self.workdir = workdir
         self.started: dict[tuple[str, str], Any] = {}
+        self.peers: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def cluster_names(self) -> list[str]:
@@ -149,6 +156,7 @@ class HarnessEnvironment:
     def controller_logs(self, lines: int) -> list[ControllerLog]:
         with self._lock:
             started = dict(self.started)
+            peers = dict(self.peers)
         return [
             ControllerLog(
                 label=f"{instance}@{cluster} ({'running' if runner.running else 'not running'})",
@@ -156,4 +164,45 @@ class HarnessEnvironment:
                 path=runner.log_path,
             )
             for (cluster, instance), runner in started.items()
+        ] + [
+            ControllerLog(
+                label=f"peer {name}@{cluster} ({'running' if peer.running else 'not running'})",
+                tail=peer.log_tail(lines),
+                path=peer.process.log_path,
+            )
+            for (cluster, name), peer in peers.items()
         ]
+
+    def peer(
+        self, cluster: str, name: str, action: str, *, namespace: str, args: Sequence[str] = ()
+    ) -> None:
+        from e2e import peers
+        from e2e.controlplane import ControlPlane
+
+        with self._lock:
+            running = self.peers.get((cluster, name))
+        if action == "stop":
+            if running is not None:
+                running.stop()
+            return
+        if running is not None and running.running:
+            return
+        plane = self.clusters[cluster]
+        if not isinstance(plane, ControlPlane):
+            pytest.skip(f"peers run only beside the harness's own clusters, not on {plane.name}")
+        peer = peers.built(name)
+        peers.install_in(list(self.clusters.values()), peer)
+        process = peers.beside(
+            name, plane, self.workdir / "peers" / cluster, namespace=namespace, extra=args
+        )
+        with self._lock:
+            self.peers[(cluster, name)] = process
+        process.start()
+        peers.warm_openapi(plane)  # its start may have updated its CRDs (CRD migration)
+
+    def stop_peers(self) -> None:
+        """Stop every peer this test started (before its namespaces go)."""
+        with self._lock:
+            started = list(self.peers.values())
+        for process in started:
+            process.stop()

@@ -21,8 +21,13 @@ ACTIONS = (
     "sleep",
     "background",
     "join",
+    "peer",
 )
 """The action keys of a step; every step has exactly one."""
+
+PEERS_MARKER = "peers"
+"""The marker of every scenario with a ``peer`` step: it runs upstream programs that
+``make peers`` builds, so it is deselected unless pytest runs with ``--peers``."""
 
 INVARIANTS = (
     "no-duplicate-addresses",
@@ -97,6 +102,13 @@ def move_route(body: dict[str, Any]) -> str:
     return f"{body.get('from', 'source')} to {body.get('to', 'target')}"
 
 
+def peer_body(body: str | dict[str, Any]) -> dict[str, Any]:
+    """A ``peer`` step's body in full: ``capm3`` is ``{name: capm3, action: start}``."""
+    full = {"name": body} if isinstance(body, str) else dict(body)
+    full.setdefault("action", "start")
+    return full
+
+
 @dataclass(frozen=True)
 class Skip:
     """An invariant a scenario opts out of, and why."""
@@ -118,6 +130,17 @@ class Scenario:
     settle: float = DEFAULT_SETTLE
     namespaces: int = 1
     move_timeout: float = DEFAULT_MOVE_TIMEOUT
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """The upstream programs its ``peer`` steps start, in order of first use."""
+        names: list[str] = []
+        for step in self.steps:
+            if step.action == "peer":
+                name = peer_body(step.body)["name"]
+                if name not in names:
+                    names.append(name)
+        return tuple(names)
 
     @property
     def checked_invariants(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from e2e.scenario import allocations, conditions, jsonpath, kube, manifests
 from e2e.scenario.errors import Mismatch, ScenarioError
 from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.manifests import ObjectRef
-from e2e.scenario.model import Step
+from e2e.scenario.model import Step, peer_body
 from e2e.scenario.run import Run
 
 DEFAULT_WAIT = 60.0
@@ -141,6 +141,19 @@ def ready(run: Run, cluster: str, instance: str, timeout: float) -> None:
     run.poll(answers, timeout)
 
 
+def peer(run: Run, step: Step) -> None:
+    """Start or stop an upstream program beside the controller, serving the first namespace."""
+    body = peer_body(run.render(step.body))
+    run.touch(step.cluster)
+    run.env.peer(
+        step.cluster,
+        body["name"],
+        body["action"],
+        namespace=run.namespace,
+        args=body.get("args", ()),
+    )
+
+
 def restart(run: Run, step: Step) -> None:
     body = step.body if isinstance(step.body, dict) else {"component": step.body}
     run.touch(step.cluster)
@@ -218,4 +231,5 @@ ACTIONS: dict[str, Action] = {
     "snapshot": snapshot,
     "capture": capture,
     "sleep": sleep,
+    "peer": peer,
 }

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from ipam.core import names
 from ipam.handlers import context, pause, state
-from ipam.kube import bodies, resources
+from ipam.kube import bodies, resources, statuses
 
 logger = logging.getLogger("ipam.release")
 
@@ -30,7 +30,6 @@ def _where(claim: bodies.ClaimRecord) -> str:
 
 async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> float | None:
     """Release a deleted claim (see the module docstring)."""
-    from ipam.handlers import claims  # the claim's own messages live there
 
     where = _where(claim)
     if not claim.has_finalizer:
@@ -44,14 +43,7 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> floa
         ctx.registry.forget_claim(claim.meta.namespace, claim.key)
         return None
     if claim.foreign_finalizers:
-        claims.announce(
-            ctx,
-            claim,
-            "Normal",
-            "WaitingForFinalizers",
-            "Deleted, but its address is kept until these finalizers are removed by their "
-            f"controllers: {', '.join(claim.foreign_finalizers)}",
-        )
+        await _wait_for_finalizers(ctx, claim)
         return None
     pool_state = (
         ctx.registry.find_pool(claim.meta.namespace, claim.pool_name) if claim.pool_name else None
@@ -79,6 +71,37 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> floa
     if not freed:
         logger.info("%s is deleted and held no address: finalizer removed.", where)
     return None
+
+
+async def _wait_for_finalizers(ctx: context.Context, claim: bodies.ClaimRecord) -> None:
+    """Say on the claim (``Deleting`` condition) and in an Event which finalizers hold it.
+
+    They are another controller's to remove, never ours: a provider that put one on a claim
+    it does not serve (the in-cluster provider does on every claim of a Cluster) leaves it
+    there, and only a person can take it off. The message names each one exactly.
+    """
+    from ipam.handlers import claims  # the claim's own messages live there
+
+    finalizers = claim.foreign_finalizers
+    kept = f"its address {claim.recorded} is kept" if claim.recorded else "it is kept"
+    which = "this finalizer is" if len(finalizers) == 1 else "these finalizers are"
+    message = (
+        f"Deleted, but {kept} until {which} removed by the controller that set it: "
+        f"{', '.join(finalizers)}"
+    )
+    patch = statuses.claim_deleting(claim, resources.WAITING_FOR_FINALIZERS_REASON, message)
+    if patch:
+        written = await ctx.api.patch(
+            claim.flavour.claim,
+            claim.meta.namespace,
+            claim.meta.name,
+            {"status": patch},
+            status=True,
+        )
+        if written is not None:
+            version = bodies.meta_of(written).resource_version
+            ctx.registry.wrote_claim(claim.meta.namespace, claim.key, version)
+    claims.announce(ctx, claim, "Normal", resources.WAITING_FOR_FINALIZERS_REASON, message)
 
 
 async def _facts_to_release(

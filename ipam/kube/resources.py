@@ -58,6 +58,10 @@ READY_CONDITION = "Ready"
 ALLOCATED_REASON = "Allocated"
 POOL_NOT_READY_REASON = "PoolNotReady"
 """The Cluster API contract's reason for a claim whose pool cannot serve it yet."""
+DELETING_CONDITION = "Deleting"
+"""True on a deleted claim that is still there, with the reason and what it waits for
+(the name and meaning Cluster API's v1beta2 objects give it)."""
+WAITING_FOR_FINALIZERS_REASON = "WaitingForFinalizers"
 CAPI_READY_CONDITION = READY_CONDITION
 CAPI_ALLOCATED_REASON = ALLOCATED_REASON
 

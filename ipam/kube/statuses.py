@@ -95,6 +95,23 @@ def claim_waiting(claim: bodies.ClaimRecord, reason: str, message: str) -> dict[
     )
 
 
+def claim_deleting(claim: bodies.ClaimRecord, reason: str, message: str) -> dict[str, Any]:
+    """The status patch of a deleted claim that still keeps its address, and why
+    (``Deleting=True``; empty when it already says so). Ready and the address stay as they
+    are: the address is still the claim's."""
+    condition = _changed_condition(
+        claim.conditions,
+        resources.DELETING_CONDITION,
+        True,
+        reason,
+        message,
+        generation=claim.meta.generation,
+    )
+    if condition is None:
+        return {}
+    return {"conditions": merge_conditions(claim.conditions, [condition])}
+
+
 def _claim_patch(
     claim: bodies.ClaimRecord,
     *,

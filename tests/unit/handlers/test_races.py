@@ -289,9 +289,71 @@ def test_a_deleted_claim_with_another_controllers_finalizer_says_what_it_waits_f
         return api
 
     api = run(scenario)
-    assert len(addresses(api)) == 1, "kept while another finalizer holds the claim"
+    [address] = addresses(api)
+    said = (
+        f"Deleted, but its address {address['spec']['address']} is kept until this finalizer "
+        "is removed by the controller that set it: ipam.cluster.x-k8s.io/ReleaseAddress"
+    )
     [waiting] = [e for e in api.posted if e["reason"] == "WaitingForFinalizers"]
-    assert "ipam.cluster.x-k8s.io/ReleaseAddress" in waiting["message"]
+    assert waiting["message"] == said
+    claim = api.find(driver.CAPI_CLAIM, "ns", "c")
+    assert claim is not None
+    assert claim["metadata"]["finalizers"] == [
+        "ipam.cluster.x-k8s.io/ReleaseAddress",
+        "ipam.metal3.io/ipaddressclaim",
+    ], "the other provider's finalizer is never touched"
+    deleting = [c for c in claim["status"]["conditions"] if c["type"] == "Deleting"]
+    assert [(c["status"], c["reason"], c["message"]) for c in deleting] == [
+        ("True", "WaitingForFinalizers", said)
+    ]
+    ready = [c for c in claim["status"]["conditions"] if c["type"] == "Ready"]
+    assert [(c["status"], c["reason"]) for c in ready] == [("True", "Allocated")]
+
+
+def test_a_waiting_deleted_claim_names_what_is_left_and_goes_once_it_is_gone() -> None:
+    """Two foreign finalizers; one goes (the message follows), then the other (released)."""
+    others = ["metal3data.infrastructure.cluster.x-k8s.io", "example.com/audit"]
+
+    async def scenario() -> tuple[FakeApi, list[str], list[str]]:
+        api = FakeApi()
+        ctx = driver.controller(api)
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.IPCLAIM, driver.metal3_claim("c", finalizers=list(others)))
+        await driver.settle(ctx, api)
+        api.user_delete(driver.IPCLAIM, "ns", "c")
+        await driver.settle(ctx, api)
+        first = _deleting_message(api)
+        claim = api.find(driver.IPCLAIM, "ns", "c")
+        assert claim is not None
+        claim["metadata"]["finalizers"].remove(others[0])
+        api.put(driver.IPCLAIM, claim)
+        await driver.settle(ctx, api)
+        second = _deleting_message(api)
+        claim = api.find(driver.IPCLAIM, "ns", "c")
+        assert claim is not None
+        claim["metadata"]["finalizers"].remove(others[1])
+        api.put(driver.IPCLAIM, claim)
+        await driver.settle(ctx, api)
+        return api, first, second
+
+    api, first, second = run(scenario)
+    assert first == [
+        "Deleted, but its address 10.0.0.1 is kept until these finalizers are removed by the "
+        f"controller that set it: {', '.join(others)}"
+    ]
+    assert second == [
+        "Deleted, but its address 10.0.0.1 is kept until this finalizer is removed by the "
+        f"controller that set it: {others[1]}"
+    ]
+    assert api.find(driver.IPCLAIM, "ns", "c") is None
+    assert addresses(api) == []
+
+
+def _deleting_message(api: FakeApi) -> list[str]:
+    claim = api.find(driver.IPCLAIM, "ns", "c")
+    assert claim is not None
+    conditions = claim.get("status", {}).get("conditions", [])
+    return [c["message"] for c in conditions if c["type"] == "Deleting"]
 
 
 def test_addresses_released_here_never_make_new_claims_wait_for_a_move() -> None:

@@ -160,3 +160,22 @@ def test_a_pool_that_holds_nothing_any_more_drops_its_indexes_as_upstream_does()
         is None
     )
     assert "indexes" not in statuses.pool_patch({"used": 0}, wanted, [], owned_conditions=())
+
+
+def test_a_deleted_claim_waiting_for_finalizers_says_so_and_keeps_its_ready_condition() -> None:
+    bound = statuses.claim_bound(capi(), "p-10-0-0-1", "ns")
+    claim = capi({"addressRef": bound["addressRef"], "conditions": bound["conditions"]})
+
+    patch = statuses.claim_deleting(claim, "WaitingForFinalizers", "held by example.com/x")
+
+    assert set(patch) == {"conditions"}, "no address, error or v1beta1 condition is rewritten"
+    ready, deleting = patch["conditions"]
+    assert ready == bound["conditions"][0]
+    assert (deleting["type"], deleting["status"], deleting["reason"], deleting["message"]) == (
+        "Deleting",
+        "True",
+        "WaitingForFinalizers",
+        "held by example.com/x",
+    )
+    again = capi({"addressRef": bound["addressRef"], "conditions": patch["conditions"]})
+    assert statuses.claim_deleting(again, "WaitingForFinalizers", "held by example.com/x") == {}

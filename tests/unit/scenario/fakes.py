@@ -269,6 +269,12 @@ class FakeEnvironment:
         if args is not None:
             self.args[(cluster, instance)] = list(args)
 
+    def peer(
+        self, cluster: str, name: str, action: str, *, namespace: str, args: Sequence[str] = ()
+    ) -> None:
+        shown = f" {' '.join(args)}" if args else ""
+        self.actions.append(f"peer {action} {name} on {cluster} serving {namespace}{shown}")
+
     def controller_probe(self, cluster: str, instance: str) -> Probe:
         answers = self.probes.get((cluster, instance))
         if answers:

@@ -67,6 +67,15 @@ steps:
 """
 
 
+WITH_PEERS = """
+description: CAPM3 runs beside the controller
+steps:
+  - peer: capm3
+  - {cluster: target, peer: {name: incluster, args: [--v=2]}}
+  - expect: {absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}}
+"""
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(
@@ -165,3 +174,41 @@ def test_a_malformed_scenario_is_a_collection_error_naming_file_step_and_key(
     )
     assert "Traceback" not in result.stdout.str()
     assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_a_scenario_with_a_peer_step_is_marked_peers_and_not_run_by_default(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "move" / "with_capm3.yaml").write_text(WITH_PEERS)
+
+    result = project.runpytest("scenarios/move")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= 1 scenarios with upstream peers NOT RUN (deselected) =*",
+            "not run: scenarios/move/with_capm3.yaml::with_capm3",
+            "*`make e2e-peers` runs these scenarios.",
+        ]
+    )
+
+
+def test_with_the_peers_option_a_peer_scenario_runs_and_starts_its_peers(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "move" / "with_capm3.yaml").write_text(WITH_PEERS)
+
+    collected = project.runpytest("--collect-only", "-q", "--peers", "-m", "peers")
+    result = project.runpytest("--peers", "-s", "scenarios/move/with_capm3.yaml")
+
+    assert [line for line in collected.stdout.lines if "::" in line] == [
+        "scenarios/move/with_capm3.yaml::with_capm3"
+    ]
+    result.assert_outcomes(passed=1)
+    assert "NOT RUN" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*step 1 (peer, cluster source): *",
+            "step 2 (peer, cluster target): *",
+        ]
+    )

@@ -1105,3 +1105,75 @@ def test_a_refused_patch_compares_a_refusal_that_is_not_invalid_as_one_message(
 )
 def test_a_refusal_is_read_as_kubectl_prints_it(stderr: str, expected: list[str]) -> None:
     assert kube.refusal(stderr) == expected
+
+
+def test_peer_steps_start_and_stop_peers_serving_the_first_namespace(tmp_path: Path) -> None:
+    run, env = run_yaml(
+        tmp_path,
+        """
+        description: peers start where the step says, with their flags
+        steps:
+          - peer: capm3
+          - {cluster: target, peer: {name: incluster, args: ["--watch-filter={{ suffix }}"]}}
+          - {cluster: target, peer: {name: incluster, action: stop}}
+        """,
+    )
+
+    assert env.actions == [
+        "peer start capm3 on source serving t-ns",
+        "peer start incluster on target serving t-ns --watch-filter=abc123",
+        "peer stop incluster on target serving t-ns",
+    ]
+    assert run.touched == ["source", "target"]
+
+
+def test_a_scenario_knows_the_peers_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "peers.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            description: two peers, one named twice
+            steps:
+              - {cluster: target, peer: {name: incluster}}
+              - peer: capm3
+              - {cluster: target, peer: capm3}
+            """
+        )
+    )
+
+    assert loader.load(path, repo_root=tmp_path).peers == ("incluster", "capm3")
+
+
+SECRET = """
+description: a Secret's data is compared as text
+steps:
+  - apply:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: nd}
+      data: {networkData: bmV0d29ya3M6CiAgaXBfYWRkcmVzczogMTAuNjEuMC4xMAo=}
+  - expect:
+      jsonpath:
+        - object: {apiVersion: v1, kind: Secret, metadata: {name: nd}}
+          path: .data.networkData
+          decode: base64
+          %s
+"""
+
+
+def test_decode_base64_compares_a_secrets_data_as_text(tmp_path: Path) -> None:
+    run_yaml(tmp_path, SECRET % "matches: 'ip_address: 10\\.61\\.0\\.10\\n'")
+    run_yaml(tmp_path, SECRET % 'equals: "networks:\\n  ip_address: 10.61.0.10\\n"')
+
+
+def test_decode_base64_fails_with_the_decoded_text(tmp_path: Path) -> None:
+    shown = failure_of(tmp_path, SECRET % "matches: 'ip_address: 10\\.61\\.0\\.11'")
+
+    assert "'networks:\\n  ip_address: 10.61.0.10\\n' does not match" in shown
+
+
+def test_decode_base64_of_a_value_that_is_not_base64_fails_saying_so(tmp_path: Path) -> None:
+    text = SECRET.replace("bmV0d29ya3M6CiAgaXBfYWRkcmVzczogMTAuNjEuMC4xMAo=", "not*base64")
+    shown = failure_of(tmp_path, text % "matches: x")
+
+    assert "'not*base64' is not base64 of UTF-8 text" in shown
