@@ -102,10 +102,15 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
 async def _record_held(ctx: context.Context, pool_state: state.PoolState, held: int) -> None:
     """Keep the held count in the pool's metadata (once the pool settled, never before)."""
     pool = pool_state.record
-    if pool is None or not pool_state.settled or pool.held_count == held or pool.meta.deleting:
+    if pool is None or not pool_state.settled or pool.meta.deleting:
         return
-    annotations = {resources.HELD_COUNT_ANNOTATION: str(held) if held else None}
-    if not held and resources.HELD_COUNT_ANNOTATION not in pool.meta.annotations:
+    if pool.held_count == held and (pool.counted_here or not held):
+        return
+    annotations = {
+        resources.HELD_COUNT_ANNOTATION: str(held) if held else None,
+        resources.HELD_IN_ANNOTATION: pool.meta.uid if held else None,
+    }
+    if not held and not (set(annotations) & set(pool.meta.annotations)):
         return
     body = await ctx.api.patch(
         resources.IPPOOL,

@@ -80,7 +80,7 @@ class PoolState:
 
     def awaiting(self) -> int:
         """Addresses the pool records as held that are not known here (yet)."""
-        if self.settled or self.record is None:
+        if self.settled or self.record is None or self.record.counted_here:
             return 0
         recorded = self.record.held_count - self.deleted_seen
         return arrival.pool_awaiting(recorded, self.known_addresses())

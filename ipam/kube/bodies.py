@@ -126,6 +126,12 @@ class PoolRecord:
         text = self.meta.annotations.get(resources.HELD_COUNT_ANNOTATION, "")
         return int(text) if text.isdigit() else 0
 
+    @property
+    def counted_here(self) -> bool:
+        """Whether the held count was counted in this very object (not before a move)."""
+        counted_in = self.meta.annotations.get(resources.HELD_IN_ANNOTATION)
+        return bool(self.meta.uid) and counted_in == self.meta.uid
+
 
 def pool_record(body: Body) -> PoolRecord:
     spec = as_map(body.get("spec"))

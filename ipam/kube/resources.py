@@ -53,6 +53,11 @@ RECORDED_ADDRESS_ANNOTATION = f"{OWN_PREFIX}/address"
 HELD_COUNT_ANNOTATION = f"{OWN_PREFIX}/held"
 """On a pool: how many addresses it holds, so that a pool arriving by a move knows how many
 IPAddress objects are still on their way."""
+HELD_IN_ANNOTATION = f"{OWN_PREFIX}/held-in"
+"""On a pool, written with the held count: the uid of the pool object it was counted in.
+``clusterctl move`` creates the pool anew, with another uid: only then are addresses on
+their way. A restarted controller in the same cluster lists every IPAddress there is, so a
+count left stale by a crash between a release and its recount never makes it wait."""
 
 READY_CONDITION = "Ready"
 ALLOCATED_REASON = "Allocated"

@@ -356,6 +356,36 @@ def _deleting_message(api: FakeApi) -> list[str]:
     return [c["message"] for c in conditions if c["type"] == "Deleting"]
 
 
+def test_a_count_left_stale_by_a_crash_in_the_same_pool_object_makes_nobody_wait() -> None:
+    """Killed between a release and its recount, the pool still says 1 held; restarted in
+    the same cluster (same pool uid), the controller knows every IPAddress and serves."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api, dataclasses.replace(driver.FAST, move_settle=3600.0))
+        stored = api.put(driver.POOL, driver.pool_body())
+        # As stored before the crash: the annotations name this very object.
+        api.objects[(driver.POOL.group, driver.POOL.plural, "ns", "p")]["metadata"][
+            "annotations"
+        ] = {
+            resources.HELD_COUNT_ANNOTATION: "1",
+            resources.HELD_IN_ANNOTATION: stored["metadata"]["uid"],
+        }
+        api.put(driver.IPCLAIM, driver.metal3_claim("new"))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    claim = api.find(driver.IPCLAIM, "ns", "new")
+    assert claim is not None
+    assert claim["status"]["address"]["name"] == "p-10-0-0-1"
+    pool = api.find(driver.POOL, "ns", "p")
+    assert pool is not None
+    annotations = pool["metadata"]["annotations"]
+    assert annotations[resources.HELD_COUNT_ANNOTATION] == "1"
+    assert annotations[resources.HELD_IN_ANNOTATION] == pool["metadata"]["uid"]
+
+
 def test_addresses_released_here_never_make_new_claims_wait_for_a_move() -> None:
     """The held count follows releases: a pool that gave addresses back does not await them."""
 
@@ -383,3 +413,4 @@ def test_addresses_released_here_never_make_new_claims_wait_for_a_move() -> None
     pool = api.find(driver.POOL, "ns", "p")
     assert pool is not None
     assert pool["metadata"]["annotations"][resources.HELD_COUNT_ANNOTATION] == "1"
+    assert pool["metadata"]["annotations"][resources.HELD_IN_ANNOTATION] == pool["metadata"]["uid"]
