@@ -67,6 +67,15 @@ def test_a_tests_controller_never_touches_another_tests_terminating_namespace(
     try:
         apply_all(source_cluster, pool_and_claims(old, 20, held=True))
         source_cluster.kubectl("delete", "namespace", old, "--wait=false")
+        # The namespace controller marks the held claims deleted in its own time.
+        wait_for(
+            "the previous test's claims marked deleted by the namespace controller",
+            lambda: all(
+                c["metadata"].get("deletionTimestamp")
+                for c in items(source_cluster, METAL3_CLAIMS, old)
+            ),
+            120,
+        )
         apply_all(source_cluster, pool_and_claims(namespace, 3, held=False))
 
         runner = controllers.start()

@@ -29,7 +29,14 @@ from tests.integration.helpers import (
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
 # What each example's README promises: addresses used per pool once everything is bound.
-EXAMPLE_USAGE = {"provisioning": 2, "baremetal": 3, "fixed": 3, "v6": 2, "shared-nodes": 4}
+EXAMPLE_USAGE = {
+    "provisioning": 2,
+    "baremetal": 3,
+    "fixed": 3,
+    "v6": 2,
+    "shared-nodes": 4,
+    "edge-nodes": 1,
+}
 
 
 UPSTREAM = "upstream"
