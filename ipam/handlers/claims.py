@@ -190,6 +190,10 @@ async def _serve_unbound(
     first = pool_state.first_unbound.setdefault(claim.key, now)
     recorded = claim.recorded
     holder = pool_state.book.holder_of(recorded) if recorded else None
+    # Only an IPAddress seen holding the recorded address takes it from the claim. A mere
+    # reservation of it for another claim is this process's guess (its creation will fail
+    # on the name when another controller made the recorded one): the claim waits for it.
+    guessed = holder is not None and holder.identity not in pool_state.facts
     served_before = (
         claim.has_finalizer
         and recorded is None
@@ -199,7 +203,7 @@ async def _serve_unbound(
     plan = arrival.unbound_claim(
         claim=claim.key,
         recorded=recorded,
-        holder_of_recorded=holder.claim if holder else None,
+        holder_of_recorded=holder.claim if holder and not guessed else None,
         served_before=served_before,
         waited=now - first,
         grace=ctx.options.rebind_grace,
