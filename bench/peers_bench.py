@@ -376,25 +376,20 @@ def fill(
     )
 
 
-def raw_rates(cp: ControlPlane, n: int, concurrency: int = 32) -> dict[str, float]:
-    """Creates per second of each kind of address object, ``concurrency`` in flight."""
-    rates = {}
-    for kind, path, make in (
-        (
-            "ipam.metal3.io IPAddress",
-            "/apis/ipam.metal3.io/v1alpha1/namespaces/{ns}/ipaddresses",
-            ipaddresses,
-        ),
-        (
-            "Cluster API IPAddress",
-            "/apis/ipam.cluster.x-k8s.io/v1beta2/namespaces/{ns}/ipaddresses",
-            capi_ipaddresses,
-        ),
-    ):
-        ns = "bench-raw-" + ("metal3" if "metal3" in kind else "capi")
-        cp.kubectl("create", "namespace", ns)
-        rates[kind] = asyncio.run(create_many(cp, path.format(ns=ns), make(ns, n), concurrency))
-    return rates
+def raw_rates(cp: ControlPlane, n: int, namespace: str, concurrency: int = 32) -> dict[str, float]:
+    """Creates per second of each kind of address object into ``namespace`` (which exists),
+    ``concurrency`` in flight."""
+    metal3 = "/apis/ipam.metal3.io/v1alpha1/namespaces/{ns}/ipaddresses"
+    capi = "/apis/ipam.cluster.x-k8s.io/v1beta2/namespaces/{ns}/ipaddresses"
+    return {
+        kind: asyncio.run(
+            create_many(cp, path.format(ns=namespace), make(namespace, n), concurrency)
+        )
+        for kind, path, make in (
+            ("ipam.metal3.io IPAddress", metal3, ipaddresses),
+            ("Cluster API IPAddress", capi, capi_ipaddresses),
+        )
+    }
 
 
 def load_average() -> str:
@@ -508,7 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             peers.install_crds(cp, peers.incluster_crds(incluster))
         if any(name.startswith("ours") for name in names):
             install_rbac(cp)
-        results.raw_rates = raw_rates(cp, raw_n)
+        cp.kubectl("create", "namespace", "bench-raw")
+        results.raw_rates = raw_rates(cp, raw_n, "bench-raw")
         print(f"raw creates/s: {results.raw_rates}", flush=True)
         for n in sizes:
             timeout = args.timeout or max(600.0, 0.3 * n)
