@@ -477,7 +477,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="where the table, figures and plot go"
     )
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="only print and plot a saved run into --out"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        write(figures.Results.from_json(json.loads(args.report.read_text())), args.out)
+        return 0
     names = args.controllers.split(",")
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
@@ -534,15 +540,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{run.per_second:.1f}/s, CPU {run.cpu_seconds:.1f} s",
                     flush=True,
                 )
+                results.load = " | ".join(loads[:1] + loads[-1:])
                 (args.out / "side-by-side.json").write_text(json.dumps(results.to_json(), indent=1))
     results.load = " | ".join(loads[:1] + loads[-1:])
-    text = figures.report(results)
-    print("\nSide by side (one control plane, one run)\n" + text)
-    (args.out / "side-by-side.json").write_text(json.dumps(results.to_json(), indent=1))
-    (args.out / "side-by-side.md").write_text(figures.report(results, markdown=True))
-    plot(results, args.out / "side-by-side.png")
-    print(f"written: {args.out / 'side-by-side.md'}, {args.out / 'side-by-side.png'}")
+    write(results, args.out)
     return 0
+
+
+def write(results: figures.Results, out: Path) -> None:
+    """Print the report; write it, the raw figures and the plot into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    print("\nSide by side (one control plane, one run)\n" + figures.report(results))
+    (out / "side-by-side.json").write_text(json.dumps(results.to_json(), indent=1))
+    (out / "side-by-side.md").write_text(figures.report(results, markdown=True))
+    plot(results, out / "side-by-side.png")
+    print(f"written: {out / 'side-by-side.md'}, {out / 'side-by-side.png'}")
 
 
 if __name__ == "__main__":
