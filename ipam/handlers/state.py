@@ -207,8 +207,9 @@ class Registry:
 
         An IPAddress is named for its address, so a freed address comes back as a new
         object of the same name, and the watch can bring the old object's last events
-        after the new one is known (they are queued per object): such a reading must
-        never replace the newer one, or the new object would be forgotten with the old.
+        after the new one is known (they are queued per object), as can a List answered
+        before the old one went: such a reading must never replace the newer one, or the
+        new object would be forgotten with the old.
         """
         known = self.fact(fact.kind, fact.namespace, fact.name)
         return known is not None and bodies.older(fact.version, known.version)
