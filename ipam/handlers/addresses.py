@@ -25,6 +25,18 @@ def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str,
     """Feed one listed or changed IPAddress into the ledger and schedule what follows."""
     fact = bodies.address_fact(bodies.address_record(flavour, body))
     before = ctx.registry.fact(fact.kind, fact.namespace, fact.name)
+    if before is not None and ctx.registry.stale_address(fact):
+        logger.debug(
+            "%s %s/%s: a late event (uid %s, resourceVersion %s) ignored: uid %s at %s is known.",
+            flavour.address.kind,
+            fact.namespace,
+            fact.name,
+            fact.uid,
+            fact.version,
+            before.uid,
+            before.version,
+        )
+        return
     changed = ctx.registry.observe_address(fact)
     if not fact.pool_name:
         return

@@ -202,8 +202,25 @@ class Registry:
 
     # --- addresses -------------------------------------------------------------------------
 
+    def stale_address(self, fact: bodies.AddressFact) -> bool:
+        """Whether ``fact`` is older than what is known under its name.
+
+        An IPAddress is named for its address, so a freed address comes back as a new
+        object of the same name, and the watch can bring the old object's last events
+        after the new one is known (they are queued per object), as can a List answered
+        before the old one went: such a reading must never replace the newer one, or the
+        new object would be forgotten with the old.
+        """
+        known = self.fact(fact.kind, fact.namespace, fact.name)
+        return known is not None and bodies.older(fact.version, known.version)
+
     def observe_address(self, fact: bodies.AddressFact) -> PoolState | None:
-        """Record an IPAddress as it is now; returns its pool when the ledger changed."""
+        """Record an IPAddress as it is now; returns its pool when the ledger changed.
+
+        A reading older than the one known is ignored (:meth:`stale_address`).
+        """
+        if self.stale_address(fact):
+            return None
         key = (fact.namespace, fact.identity)
         previous_pool = self.address_pool.get(key)
         if not fact.pool_name or not fact.address:

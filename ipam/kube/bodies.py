@@ -310,6 +310,8 @@ class AddressFact:
     created: str
     owners: tuple[Owner, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    version: str = ""
+    """The resourceVersion it was read at: an older reading never replaces a newer one."""
 
     @property
     def claim(self) -> ledger.ClaimKey:
@@ -349,6 +351,7 @@ def address_fact(record: AddressRecord) -> AddressFact:
             for o in meta.owner_references
         ),
         labels=tuple(sorted(meta.labels.items())),
+        version=meta.resource_version,
     )
 
 
