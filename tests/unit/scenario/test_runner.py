@@ -743,6 +743,59 @@ def test_move_timeouts_come_from_the_step_or_the_scenario(tmp_path: Path) -> Non
     ]
 
 
+def test_a_move_clusterctl_refuses_passes_when_refused_names_its_words(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.refuse_moves = "cannot start operation while the following Clusters are paused: t-ns/wl"
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: a paused Cluster cannot be moved, and nothing moves
+        steps:
+          - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: stays}}
+          - move: {refused: "Clusters are paused: {{ namespace }}/wl$"}
+          - cluster: target
+            expect: {count: {apiVersion: v1, kind: ConfigMap, equals: 0}}
+          - expect: {count: {apiVersion: v1, kind: ConfigMap, equals: 1}}
+        """,
+        env,
+    )
+
+    assert env.actions == ["move t-ns from source to target within 300"]
+
+
+def test_a_move_to_be_refused_that_succeeds_fails_the_step(tmp_path: Path) -> None:
+    text = failure_of(
+        tmp_path,
+        """
+        description: the move was to be refused
+        steps:
+          - move: {refused: Clusters are paused}
+        """,
+    )
+
+    assert (
+        "clusterctl move of t-ns was to be refused (/Clusters are paused/), and it succeeded"
+        in text
+    )
+
+
+def test_a_move_refused_for_another_reason_fails_the_step(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.refuse_moves = "error creating IPAddress: admission webhook denied the request"
+    text = failure_of(
+        tmp_path,
+        """
+        description: refused, but not for the reason the scenario names
+        steps:
+          - move: {refused: Clusters are paused}
+        """,
+        env,
+    )
+
+    assert "clusterctl move of t-ns failed, but not with /Clusters are paused/" in text
+    assert "admission webhook denied the request" in text
+
+
 def test_a_second_namespace_moves_with_the_first_or_on_its_own(tmp_path: Path) -> None:
     env = FakeEnvironment()
     run = run_scenario(
