@@ -1230,3 +1230,46 @@ def test_decode_base64_of_a_value_that_is_not_base64_fails_saying_so(tmp_path: P
     shown = failure_of(tmp_path, text % "matches: x")
 
     assert "'not*base64' is not base64 of UTF-8 text" in shown
+
+
+def test_counts_add_up_over_both_clusters(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source, target = env.clients["source"], env.clients["target"]
+    for client in (source, target):
+        client.put(pool())
+    source.put(claim("left", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "left"))
+    source.put(claim("waiting", "nothing-yet") | {"status": {}})
+    target.put(claim("moved", "p-10-0-0-11"))
+    target.put(address("p-10-0-0-11", "10.0.0.11", "moved"))
+    claims = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim"
+    addresses = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPAddress"
+
+    run_yaml(
+        tmp_path,
+        f"""
+        description: two claims on one side, one on the other, three in all
+        steps:
+          - expect:
+              count:
+                - {claims}, clusters: [source, target], equals: 3}}
+                - {claims}, equals: 2}}
+                - {claims}, clusters: [target], atMost: {{count: {addresses}, clusters: [source, target]}}}}}}
+        """,
+        env,
+    )
+    text = failure_of(
+        tmp_path,
+        f"""
+        description: an address for every claim of both clusters (the waiting one has none)
+        steps:
+          - expect:
+              count: {addresses}, clusters: [source, target], equals: {{count: {claims}, clusters: [source, target]}}}}}}
+        """,
+        env,
+    )
+
+    assert (
+        "what: IPAddress.ipam.metal3.io on source + target: 2 found, expected exactly 3 "
+        "(the count of IPClaim.ipam.metal3.io on source + target)" in text
+    )
