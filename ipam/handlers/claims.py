@@ -196,15 +196,24 @@ async def _serve_unbound(
         and not claim.error_message
         and claim.condition(resources.READY_CONDITION) is None
     )
+    waited = now - first
+    recreating = (
+        recorded is not None
+        and (holder is None or holder.claim == claim.key)
+        and waited >= ctx.options.rebind_grace
+    )
     plan = arrival.unbound_claim(
         claim=claim.key,
         recorded=recorded,
         holder_of_recorded=holder.claim if holder else None,
         served_before=served_before,
-        waited=now - first,
+        waited=waited,
         grace=ctx.options.rebind_grace,
+        pool_settles_in=_settle_wait(ctx, pool_state, pool, now) if recreating else 0.0,
     )
     if isinstance(plan, arrival.Wait):
+        if recreating:
+            pool_state.waiting.add(claim.key)
         if recorded is not None and holder is None:
             pool_state.reserve(
                 ledger.Holding(
@@ -281,6 +290,7 @@ def _settle_wait(
     )
     if wait <= 0:
         pool_state.settled = True
+        ctx.wake_waiting(pool_state)  # the others that waited are served too
         return 0.0
     if wait > 0:
         logger.info(

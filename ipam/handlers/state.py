@@ -78,12 +78,20 @@ class PoolState:
         """Distinct addresses held or reserved."""
         return self.book.used
 
+    def observed_addresses(self) -> int:
+        """Distinct addresses held by observed IPAddress objects (reservations excluded)."""
+        return ledger.Ledger(fact.holding for fact in self.facts.values()).used
+
     def awaiting(self) -> int:
-        """Addresses the pool records as held that are not known here (yet)."""
+        """Addresses the pool records as held whose IPAddress objects were not seen (yet).
+
+        A reservation does not count: a moved claim reserves its recorded address before
+        clusterctl creates the IPAddress, and that object is what is awaited.
+        """
         if self.settled or self.record is None or self.record.counted_here:
             return 0
         recorded = self.record.held_count - self.deleted_seen
-        return arrival.pool_awaiting(recorded, self.known_addresses())
+        return arrival.pool_awaiting(recorded, self.observed_addresses())
 
     def reserve(self, holding: ledger.Holding) -> None:
         """Hold an address for a creation on its way, unless its object is already seen."""

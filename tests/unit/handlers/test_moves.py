@@ -1,0 +1,96 @@
+"""A ``clusterctl move`` replayed against the in-memory API: what arrives when, on each side.
+
+clusterctl copies metadata, never status, creates a namespace's objects in ownership order
+(claims long before their IPAddresses when it is slow) and, in the source, deletes the
+IPAddresses before the claims, marking what it deletes with its delete-for-move annotation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ipam.kube import resources
+from tests.unit.handlers import driver
+from tests.unit.handlers.fakeapi import FakeApi
+
+FINALIZER = "ipclaim.ipam.metal3.io"
+
+
+def run(test: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(asyncio.wait_for(test(), timeout=30))
+
+
+def addresses(api: FakeApi) -> list[dict[str, Any]]:
+    return api.all(driver.M3_ADDRESS) + api.all(driver.CAPI_ADDRESS)
+
+
+def moved_pool(held: int) -> dict[str, Any]:
+    """The pool as clusterctl creates it in the target: a new object, the source's metadata."""
+    body = driver.pool_body()
+    body["metadata"]["annotations"] = {
+        resources.HELD_COUNT_ANNOTATION: str(held),
+        resources.HELD_IN_ANNOTATION: "uid-of-the-pool-in-the-source",
+    }
+    return body
+
+
+def moved_claim(name: str, address: str) -> dict[str, Any]:
+    return driver.metal3_claim(
+        name,
+        finalizers=[FINALIZER],
+        annotations={resources.RECORDED_ADDRESS_ANNOTATION: address},
+    )
+
+
+def test_moved_claims_wait_past_the_rebind_grace_while_their_pool_awaits_its_addresses() -> None:
+    """clusterctl slower than the rebind grace: the IPAddresses it has yet to create are not
+    made here first (its create of the same name would then fail and the move abort)."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        options = dataclasses.replace(driver.FAST, rebind_grace=0.0, move_settle=3600.0)
+        ctx = driver.controller(api, options)
+        api.put(driver.POOL, moved_pool(held=2))
+        api.put(driver.IPCLAIM, moved_claim("a", "10.0.0.1"))
+        api.put(driver.IPCLAIM, moved_claim("b", "10.0.0.2"))
+        await driver.settle(ctx, api)
+        assert addresses(api) == [], "the pool still awaits both moved IPAddresses"
+        for claim, address in (("a", "10.0.0.1"), ("b", "10.0.0.2")):
+            name = "p-" + address.replace(".", "-")
+            api.put(driver.M3_ADDRESS, driver.metal3_address(name, address, claim))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    for claim, name in (("a", "p-10-0-0-1"), ("b", "p-10-0-0-2")):
+        body = api.find(driver.IPCLAIM, "ns", claim)
+        assert body is not None
+        assert body["status"]["address"]["name"] == name
+    assert len(addresses(api)) == 2
+    assert not [w for w in api.writes if w[0] == "create" and w[1] == "ipaddresses"]
+
+
+def test_a_moved_claim_re_creates_its_address_once_the_pool_stops_awaiting() -> None:
+    """The wait ends: here the other moved IPAddress arrives, this one never does."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        options = dataclasses.replace(driver.FAST, rebind_grace=0.0, move_settle=3600.0)
+        ctx = driver.controller(api, options)
+        api.put(driver.POOL, moved_pool(held=1))
+        api.put(driver.IPCLAIM, moved_claim("a", "10.0.0.1"))
+        api.put(driver.IPCLAIM, moved_claim("b", "10.0.0.2"))
+        await driver.settle(ctx, api)
+        assert addresses(api) == []
+        api.put(driver.M3_ADDRESS, driver.metal3_address("p-10-0-0-2", "10.0.0.2", "b"))
+        await driver.settle(ctx, api)  # the pool settles and wakes the waiting claim
+        return api
+
+    api = run(scenario)
+    claim = api.find(driver.IPCLAIM, "ns", "a")
+    assert claim is not None
+    assert claim["status"]["address"]["name"] == "p-10-0-0-1"
+    assert sorted(a["spec"]["address"] for a in addresses(api)) == ["10.0.0.1", "10.0.0.2"]
