@@ -58,8 +58,10 @@ def on_event(
         return
     pool_state, fact = found
     if fact.delete_for_move or record.meta.delete_for_move:
-        # clusterctl takes the address away with a move; its claim follows shortly.
+        # clusterctl takes the address away with a move; its claim follows shortly, and
+        # the address stays taken here: the claim holds it on in the target.
         ctx.registry.moved_away.add((fact.namespace, fact.claim))
+        pool_state.keep_moved(fact.holding)
     ctx.pool(pool_state.key)
     ctx.wake_waiting(pool_state)
     ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))

@@ -189,6 +189,8 @@ async def _serve_unbound(
     now = time.monotonic()
     first = pool_state.first_unbound.setdefault(claim.key, now)
     recorded = claim.recorded
+    if recorded:
+        pool_state.claim_back(claim.key, recorded)
     holder = pool_state.book.holder_of(recorded) if recorded else None
     served_before = (
         claim.has_finalizer

@@ -28,6 +28,11 @@ ClaimId = tuple[str, ledger.ClaimKey]
 """(namespace, claim)."""
 
 
+def moved_away_key(claim: ledger.ClaimKey) -> ledger.ClaimKey:
+    """Who holds an address whose IPAddress left with a move (no object has this name)."""
+    return ledger.ClaimKey(claim.kind, f"{claim.name} (moved away)")
+
+
 @dataclass(eq=False)
 class PoolState:
     """One pool as far as this process knows it; it may exist before the pool object does."""
@@ -92,6 +97,24 @@ class PoolState:
             return 0
         recorded = self.record.held_count - self.deleted_seen
         return arrival.pool_awaiting(recorded, self.observed_addresses())
+
+    def keep_moved(self, holding: ledger.Holding) -> None:
+        """An address whose IPAddress clusterctl deleted for a move stays taken here.
+
+        Its claim holds it on in the target; handing it out here would give it twice once
+        the two clusters' machines meet. It is held under a claim no object can be named
+        (so forgetting the moved claim keeps it) and by the object's own identity (so that
+        object coming back, a move back, takes its place).
+        """
+        if holding.identity not in self.facts:
+            moved = moved_away_key(holding.claim)
+            self.book.add(ledger.Holding(holding.address, moved, holding.object_name))
+
+    def claim_back(self, claim: ledger.ClaimKey, address: str) -> None:
+        """A claim moved away came back (a move back) recording ``address``: it is its own."""
+        for holding in self.book.holders_of(address):
+            if holding.claim == moved_away_key(claim) and holding.identity not in self.facts:
+                self.book.remove(holding)
 
     def reserve(self, holding: ledger.Holding) -> None:
         """Hold an address for a creation on its way, unless its object is already seen."""

@@ -94,3 +94,88 @@ def test_a_moved_claim_re_creates_its_address_once_the_pool_stops_awaiting() -> 
     assert claim is not None
     assert claim["status"]["address"]["name"] == "p-10-0-0-1"
     assert sorted(a["spec"]["address"] for a in addresses(api)) == ["10.0.0.1", "10.0.0.2"]
+
+
+async def delete_for_move(api: FakeApi, resource: resources.Resource, name: str) -> None:
+    """What clusterctl does to each object it moved: mark it, then delete it."""
+    marked = {resources.DELETE_FOR_MOVE_ANNOTATION: ""}
+    await api.patch(resource, "ns", name, {"metadata": {"annotations": marked}})
+    api.user_delete(resource, "ns", name)
+
+
+def bound_to(api: FakeApi, claim: str) -> str | None:
+    body = api.find(driver.IPCLAIM, "ns", claim)
+    assert body is not None, f"claim {claim} exists"
+    return ((body.get("status") or {}).get("address") or {}).get("name")
+
+
+def test_an_address_clusterctl_deleted_for_a_move_is_never_handed_out_again_in_the_source() -> None:
+    """The claim holding it lives on in the target; a claim made in the source meanwhile,
+    before or after clusterctl deletes the moved claim, gets another address."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api)
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.IPCLAIM, driver.metal3_claim("moved"))
+        await driver.settle(ctx, api)
+        assert bound_to(api, "moved") == "p-10-0-0-1"
+        await delete_for_move(api, driver.M3_ADDRESS, "p-10-0-0-1")
+        await driver.settle(ctx, api)
+        assert addresses(api) == [], "the moved claim is not given another address"
+        api.put(driver.IPCLAIM, driver.metal3_claim("late"))
+        await driver.settle(ctx, api)
+        assert bound_to(api, "late") == "p-10-0-0-2"
+        await delete_for_move(api, driver.IPCLAIM, "moved")
+        await driver.settle(ctx, api)
+        api.put(driver.IPCLAIM, driver.metal3_claim("later"))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    assert api.find(driver.IPCLAIM, "ns", "moved") is None
+    assert bound_to(api, "later") == "p-10-0-0-3"
+    assert sorted(a["spec"]["address"] for a in addresses(api)) == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_a_pending_claim_is_not_served_by_clusterctl_deleting_addresses_for_a_move() -> None:
+    """clusterctl deletes IPAddresses before claims: an exhausted claim about to be moved
+    must not take an address that left with the move."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api)
+        api.put(driver.POOL, driver.pool_body(pools=[{"start": "10.0.0.1", "end": "10.0.0.1"}]))
+        api.put(driver.IPCLAIM, driver.metal3_claim("holder"))
+        await driver.settle(ctx, api)
+        api.put(driver.IPCLAIM, driver.metal3_claim("pending"))
+        await driver.settle(ctx, api)
+        assert bound_to(api, "pending") is None, "the pool is exhausted"
+        await delete_for_move(api, driver.M3_ADDRESS, "p-10-0-0-1")
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    assert bound_to(api, "pending") is None
+    assert addresses(api) == []
+
+
+def test_a_claim_moved_back_gets_the_address_it_left_with() -> None:
+    """The address kept taken for a moved claim is that claim's again when it returns."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api)  # no grace: the claim re-creates its address at once
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.IPCLAIM, driver.metal3_claim("moved"))
+        await driver.settle(ctx, api)
+        await delete_for_move(api, driver.M3_ADDRESS, "p-10-0-0-1")
+        await delete_for_move(api, driver.IPCLAIM, "moved")
+        await driver.settle(ctx, api)
+        api.put(driver.IPCLAIM, moved_claim("moved", "10.0.0.1"))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    assert bound_to(api, "moved") == "p-10-0-0-1"
+    assert [a["spec"]["address"] for a in addresses(api)] == ["10.0.0.1"]
