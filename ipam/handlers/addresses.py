@@ -29,7 +29,7 @@ def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str,
     if not fact.pool_name:
         return
     if changed is not None:
-        ctx.pool(changed.key)
+        ctx.holdings_changed(changed)
         ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
     elif before is not None and _metadata(before) != _metadata(fact):
         # Same holding, but its finalizer, owners or labels changed (taken off by hand?):
@@ -62,7 +62,7 @@ def on_event(
         # the address stays taken here: the claim holds it on in the target.
         ctx.registry.moved_away.add((fact.namespace, fact.claim))
         pool_state.keep_moved(fact.holding)
-    ctx.pool(pool_state.key)
+    ctx.holdings_changed(pool_state)
     ctx.wake_waiting(pool_state)
     ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
 

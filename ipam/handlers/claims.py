@@ -258,7 +258,7 @@ async def _serve_unbound(
             ctx.metrics.allocations.labels(claim.flavour.kind).inc()
         pool_state.waiting.discard(claim.key)
         pool_state.first_unbound.pop(claim.key, None)
-        ctx.pool(pool_state.key)
+        ctx.holdings_changed(pool_state)
         return await write_bound(
             ctx,
             outcome.claim,
