@@ -7,7 +7,9 @@ makes it real share one identity (kind and object name), so the object replaces 
 
 The API objects stay the only truth: :meth:`Registry.replace_addresses` re-aligns a kind
 with a fresh List, and nothing here is ever written back as such. State of objects that
-are gone is dropped, so memory follows what exists.
+are gone is dropped, so memory follows what exists, with one exception: an address whose
+IPAddress clusterctl deleted for a move stays held here (its claim holds it in the
+target) for as long as this process runs.
 """
 
 from __future__ import annotations
