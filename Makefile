@@ -14,7 +14,8 @@ RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
-	deploy undeploy deploy-examples release-manifests peers conformance mutation e2e-peers clean
+	deploy undeploy deploy-examples release-manifests peers conformance mutation e2e-peers bench-peers \
+	clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,10 +60,15 @@ mutation: venv ## Mutants of ipam/core against its unit and property tests; fail
 		|| { tail -n 40 mutants.log; exit 1; }
 	$(PY) -m tests.mutation.score --min $(MUTATION_MIN) --mutants '$(or $(MUTANTS),*)' --survivors
 
-bench: venv tools ## Benchmarks: core allocator, control plane, controller
+bench: venv tools ## Benchmarks: core allocator, control plane, controller; side by side with the peers when built
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
 	$(PY) bench/cluster_bench.py $(BENCH_ARGS)
 	$(PY) bench/controller_bench.py $(BENCH_ARGS)
+	$(PY) bench/peers_bench.py --if-built $(BENCH_ARGS)
+
+bench-peers: venv tools ## Upstream Metal3 IPAM, the in-cluster provider and ours side by side (builds the two peers; BENCH_ARGS=--quick)
+	@nice -n 10 bash e2e/peers/build.sh metal3-ipam incluster >/dev/null
+	$(PY) bench/peers_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)

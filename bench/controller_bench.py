@@ -24,34 +24,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import figures
 from bench.cluster_bench import create_many, ipaddresses, ssl_context
 from e2e.controller import ControllerRunner
 from e2e.controlplane import ControlPlane
 
-WRITE_VERBS = ("POST", "PATCH", "PUT", "DELETE")
 LEASE_WRITES_PER_SECOND = 1.0
 """The controller renews its Lease about every two seconds; the harness writes nothing."""
-_REQUEST_LINE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 def write_counts(cp: ControlPlane) -> Counter[str]:
     """Write requests the API server has answered since it started, by verb and resource."""
     request = urllib.request.Request(f"{cp.server}/metrics")
     with urllib.request.urlopen(request, context=ssl_context(cp), timeout=30) as response:
-        text = response.read().decode()
-    counts: Counter[str] = Counter()
-    for line in text.splitlines():
-        match = _REQUEST_LINE.match(line)
-        if not match:
-            continue
-        labels = dict(_LABEL.findall(match["labels"]))
-        if labels.get("verb") in WRITE_VERBS:
-            what = labels.get("resource", "?") + (
-                f"/{labels['subresource']}" if labels.get("subresource") else ""
-            )
-            counts[f"{labels['verb']} {what}"] += int(float(match["value"]))
-    return counts
+        return figures.write_counts(response.read().decode())
 
 
 def settled_write_counts(

@@ -145,6 +145,11 @@ class ControllerRunner:
     def running(self) -> bool:
         return self._process is not None and self._process.running
 
+    @property
+    def pid(self) -> int | None:
+        """The controller's process id while it runs (it is the Python process itself)."""
+        return self._process.pid if self.running and self._process else None
+
     def start(self, args: Sequence[str] | None = None, *, rbac: bool = True) -> ControllerRunner:
         """Start it (nothing when it runs); ``args`` replace the extra flags from now on.
 

@@ -192,6 +192,10 @@ async def _serve_unbound(
     if recorded:
         pool_state.claim_back(claim.key, recorded)
     holder = pool_state.book.holder_of(recorded) if recorded else None
+    # Only an IPAddress seen holding the recorded address takes it from the claim. A mere
+    # reservation of it for another claim is this process's guess (its creation will fail
+    # on the name when another controller made the recorded one): the claim waits for it.
+    guessed = holder is not None and holder.identity not in pool_state.facts
     served_before = (
         claim.has_finalizer
         and recorded is None
@@ -207,7 +211,7 @@ async def _serve_unbound(
     plan = arrival.unbound_claim(
         claim=claim.key,
         recorded=recorded,
-        holder_of_recorded=holder.claim if holder else None,
+        holder_of_recorded=holder.claim if holder and not guessed else None,
         served_before=served_before,
         waited=waited,
         grace=ctx.options.rebind_grace,

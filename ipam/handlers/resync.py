@@ -18,9 +18,14 @@ from ipam.kube import bodies, client, resources
 
 logger = logging.getLogger("ipam.resync")
 
+Present = tuple[str, resources.ClaimKind, str]
+"""A claim that exists: namespace, kind, name."""
+
 
 async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
     """Before any reconcile: every IPAddress of both kinds, every pool and every Cluster.
+
+    The IPAddresses of ours whose claim does not exist are queued as suspected orphans.
 
     The first allocation then already sees every address that exists. (Kopf's indexes
     could hold handlers back the same way, but their start-up wait wakes every waiting
@@ -42,6 +47,14 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
         for body in await listed(ctx, resources.CLUSTER, namespace, missing_ok=(403, 404)):
             ctx.registry.observe_cluster(bodies.cluster_record(body))
             counts["clusters"] += 1
+        # The watches that follow report only what changes in the ledger, so an address
+        # whose claim is already gone would wait for the first periodic pass: look now.
+        present: set[Present] = set()
+        for flavour in resources.FLAVOURS.values():
+            for body in await listed(ctx, flavour.claim, namespace):
+                meta = bodies.meta_of(body)
+                present.add((meta.namespace, flavour.kind, meta.name))
+        suspect_orphans(ctx, namespace, present)
     logger.info(
         "Read %d IPAddresses, %d IPPools and %d Clusters in %.2fs before serving claims.",
         counts["addresses"],
@@ -112,12 +125,18 @@ async def _namespace(ctx: context.Context, namespace: str | None) -> None:
     for body in pools.values():
         state = ctx.registry.observe_pool(bodies.pool_record(body))
         ctx.pool(state.key)
-    present: set[tuple[str, resources.ClaimKind, str]] = set()
+    present: set[Present] = set()
     for flavour in resources.FLAVOURS.values():
         for body in await listed(ctx, flavour.claim, namespace):
             meta = bodies.meta_of(body)
             present.add((meta.namespace, flavour.kind, meta.name))
             ctx.claim(context.ClaimRef(flavour.kind, meta.namespace, meta.name), body)
+    suspect_orphans(ctx, namespace, present)
+
+
+def suspect_orphans(ctx: context.Context, namespace: str | None, present: set[Present]) -> None:
+    """Queue every IPAddress of ours whose claim is not among ``present`` (an orphan, or a
+    claim created since the List: the address's reconcile looks again before its grace)."""
     for fact in list(ctx.registry.facts_in(namespace)):
         if fact.ours and (fact.namespace, fact.kind, fact.claim_name) not in present:
             ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))

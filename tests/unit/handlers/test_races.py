@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ipam.core import ledger
 from ipam.kube import resources
 from tests.unit.handlers import driver
 from tests.unit.handlers.fakeapi import FakeApi
@@ -414,3 +415,44 @@ def test_addresses_released_here_never_make_new_claims_wait_for_a_move() -> None
     assert pool is not None
     assert pool["metadata"]["annotations"][resources.HELD_COUNT_ANNOTATION] == "1"
     assert pool["metadata"]["annotations"][resources.HELD_IN_ANNOTATION] == pool["metadata"]["uid"]
+
+
+def test_a_recorded_address_only_reserved_here_for_another_claim_is_still_awaited() -> None:
+    """Two controllers without leader election. The other one recorded 10.0.0.1 on claim c
+    and created its IPAddress, which this one has not seen yet; this one meanwhile reserved
+    10.0.0.1 for claim c2 (a creation that will fail on the name). A reservation is a guess,
+    not a holding: c waits for its recorded address instead of getting a second one."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api, dataclasses.replace(driver.FAST, rebind_grace=3600.0))
+        api.put(driver.POOL, driver.pool_body())
+        await driver.settle(ctx, api)
+        api.put(
+            driver.M3_ADDRESS,
+            driver.metal3_address(
+                "p-10-0-0-1", "10.0.0.1", "c", finalizers=["ipaddress.ipam.metal3.io"]
+            ),
+        )
+        api.take_events()  # this controller's watch lags behind
+        pool_state = ctx.registry.find_pool("ns", "p")
+        assert pool_state is not None
+        pool_state.reserve(
+            ledger.Holding("10.0.0.1", ledger.ClaimKey("metal3", "c2"), "p-10-0-0-1")
+        )
+        api.put(
+            driver.IPCLAIM,
+            driver.metal3_claim(
+                "c",
+                annotations={resources.RECORDED_ADDRESS_ANNOTATION: "10.0.0.1"},
+                finalizers=["ipclaim.ipam.metal3.io"],
+            ),
+        )
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    claim = api.find(driver.IPCLAIM, "ns", "c")
+    assert claim is not None
+    assert claim["metadata"]["annotations"][resources.RECORDED_ADDRESS_ANNOTATION] == "10.0.0.1"
+    assert [a["metadata"]["name"] for a in addresses(api)] == ["p-10-0-0-1"]
