@@ -195,7 +195,13 @@ async def _serve_unbound(
     # Only an IPAddress seen holding the recorded address takes it from the claim. A mere
     # reservation of it for another claim is this process's guess (its creation will fail
     # on the name when another controller made the recorded one): the claim waits for it.
-    guessed = holder is not None and holder.identity not in pool_state.facts
+    # An address kept for a claim that a move took away is held, not guessed.
+    guessed = (
+        holder is not None
+        and holder.identity not in pool_state.facts
+        and not state.is_moved_away(holder)
+    )
+    taker = holder.claim if holder and not guessed else None
     served_before = (
         claim.has_finalizer
         and recorded is None
@@ -204,14 +210,12 @@ async def _serve_unbound(
     )
     waited = now - first
     recreating = (
-        recorded is not None
-        and (holder is None or holder.claim == claim.key)
-        and waited >= ctx.options.rebind_grace
+        recorded is not None and taker in (None, claim.key) and waited >= ctx.options.rebind_grace
     )
     plan = arrival.unbound_claim(
         claim=claim.key,
         recorded=recorded,
-        holder_of_recorded=holder.claim if holder and not guessed else None,
+        holder_of_recorded=taker,
         served_before=served_before,
         waited=waited,
         grace=ctx.options.rebind_grace,

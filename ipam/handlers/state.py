@@ -30,9 +30,19 @@ ClaimId = tuple[str, ledger.ClaimKey]
 """(namespace, claim)."""
 
 
+MOVED_AWAY = " (moved away)"
+"""Appended to a claim's name for the holder of an address a move took away (no object
+name contains a space)."""
+
+
 def moved_away_key(claim: ledger.ClaimKey) -> ledger.ClaimKey:
     """Who holds an address whose IPAddress left with a move (no object has this name)."""
-    return ledger.ClaimKey(claim.kind, f"{claim.name} (moved away)")
+    return ledger.ClaimKey(claim.kind, f"{claim.name}{MOVED_AWAY}")
+
+
+def is_moved_away(holding: ledger.Holding) -> bool:
+    """Whether ``holding`` keeps an address taken for a claim a move took away."""
+    return holding.claim.name.endswith(MOVED_AWAY)
 
 
 @dataclass(eq=False)

@@ -179,3 +179,24 @@ def test_a_claim_moved_back_gets_the_address_it_left_with() -> None:
     api = run(scenario)
     assert bound_to(api, "moved") == "p-10-0-0-1"
     assert [a["spec"]["address"] for a in addresses(api)] == ["10.0.0.1"]
+
+
+def test_an_address_kept_for_a_moved_claim_is_held_for_another_claim_recording_it() -> None:
+    """Not a guess of this process that the recorded IPAddress may still prove wrong: the
+    other claim is told at once and given another address."""
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api, dataclasses.replace(driver.FAST, rebind_grace=3600.0))
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.IPCLAIM, driver.metal3_claim("moved"))
+        await driver.settle(ctx, api)
+        await delete_for_move(api, driver.M3_ADDRESS, "p-10-0-0-1")
+        await driver.settle(ctx, api)
+        api.put(driver.IPCLAIM, moved_claim("stranger", "10.0.0.1"))
+        await driver.settle(ctx, api)
+        return api
+
+    api = run(scenario)
+    assert bound_to(api, "stranger") == "p-10-0-0-2"
+    assert [e["reason"] for e in api.posted if "stranger" in str(e)] == ["RecordedAddressTaken"]
