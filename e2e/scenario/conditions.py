@@ -108,20 +108,18 @@ def _base64_text(where: str, value: Any) -> str:
 
 
 def count(run: Run, cluster: str, body: Any) -> None:
-    client = run.client(cluster)
     for query in manifests.entries(run.render(body)):
-        found = select(client, run.namespace, query)
+        found = _select_on(run, query.get("clusters") or [cluster], query)
         n = len(found)
         bounds: dict[str, int] = {}
         of: dict[str, str] = {}
         for key in ("equals", "atLeast", "atMost"):
             if isinstance(query.get(key), dict):
                 other = query[key]["count"]
-                on = other.get("cluster", cluster)
-                bounds[key] = len(select(run.client(on), run.namespace, other))
-                of[key] = (
-                    f" (the count of {_describe(other)}{'' if on == cluster else f' on {on}'})"
-                )
+                on = other.get("clusters") or [other.get("cluster", cluster)]
+                bounds[key] = len(_select_on(run, on, other))
+                where = "" if on == [cluster] or "clusters" in other else f" on {on[0]}"
+                of[key] = f" (the count of {_describe(other)}{where})"
             elif key in query:
                 bounds[key] = query[key]
         ok = (
@@ -137,6 +135,11 @@ def count(run: Run, cluster: str, body: Any) -> None:
                 expected=bounds,
                 found={"count": n, "names": shown},
             )
+
+
+def _select_on(run: Run, clusters: list[str], query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects the query selects on each of ``clusters``, together (a count is their sum)."""
+    return [o for on in clusters for o in select(run.client(on), run.namespace, query)]
 
 
 def select(client: ObjectClient, namespace: str, query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -278,6 +281,8 @@ def _describe(query: dict[str, Any]) -> str:
             parts.append(f"{key}={query[key]}")
     if "where" in query:
         parts.append("matching where")
+    if "clusters" in query:
+        parts.append(f"on {' + '.join(query['clusters'])}")
     return " ".join(parts)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from e2e.scenario.errors import MoveFailed
 from e2e.scenario.kube import KubectlClient, ObjectClient
 
 RESTARTS = {"apiserver": "restart_apiserver", "etcd": "restart_etcd", "all": "restart"}
@@ -58,7 +59,7 @@ class Environment(Protocol):
         """
 
     def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
-        """``clusterctl move`` of one namespace."""
+        """``clusterctl move`` of one namespace; :class:`MoveFailed` when clusterctl fails."""
 
     def backup(self, source: str, directory: str, namespace: str, *, timeout: float) -> None:
         """``clusterctl move --to-directory`` of one namespace into the run's backup ``directory``."""
@@ -116,7 +117,10 @@ class HarnessEnvironment:
     def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
         from e2e import move
 
-        move.move(self.clusters[source], self.clusters[target], namespace, timeout=timeout)
+        try:
+            move.move(self.clusters[source], self.clusters[target], namespace, timeout=timeout)
+        except move.MoveError as err:
+            raise MoveFailed(str(err)) from None
 
     def backup(self, source: str, directory: str, namespace: str, *, timeout: float) -> None:
         from e2e import move

@@ -3,6 +3,7 @@
 ScenarioError
 ├── FormatError      the file is not a valid scenario (collection time)
 ├── Mismatch         a condition does not hold: expected beside found
+├── MoveFailed       clusterctl move exited with an error (what it printed)
 └── Stopped          a step gave up because another step failed first
 """
 
@@ -41,6 +42,10 @@ class Mismatch(ScenarioError):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class MoveFailed(ScenarioError):
+    """clusterctl move exited with an error or timed out; the message is what it printed."""
 
 
 class Stopped(ScenarioError):

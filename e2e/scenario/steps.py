@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from e2e.scenario import allocations, conditions, jsonpath, kube, manifests
-from e2e.scenario.errors import Mismatch, ScenarioError
+from e2e.scenario.errors import Mismatch, MoveFailed, ScenarioError
 from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.manifests import ObjectRef
 from e2e.scenario.model import Step, peer_body
@@ -176,8 +177,29 @@ def move(run: Run, step: Step) -> None:
         run.check_stopping()
         if "toDirectory" in body:
             run.env.backup(source, body["toDirectory"], namespace, timeout=timeout)
+        elif "refused" in body:
+            _refused(run, source, body.get("to", "target"), namespace, body["refused"], timeout)
         else:
             run.env.move(source, body.get("to", "target"), namespace, timeout=timeout)
+
+
+def _refused(run: Run, source: str, target: str, namespace: str, why: str, timeout: float) -> None:
+    """The move must fail, saying something that matches ``why``."""
+    try:
+        run.env.move(source, target, namespace, timeout=timeout)
+    except MoveFailed as failed:
+        if not re.search(why, str(failed)):
+            raise Mismatch(
+                f"clusterctl move of {namespace} failed, but not with /{why}/",
+                expected={"refused": why},
+                found=str(failed),
+            ) from None
+        return
+    raise Mismatch(
+        f"clusterctl move of {namespace} was to be refused (/{why}/), and it succeeded",
+        expected={"refused": why},
+        found="the move succeeded",
+    )
 
 
 def _namespaces(run: Run, named: list[str] | None) -> list[str]:

@@ -6,7 +6,8 @@ in metadata, written by this controller, carry across:
 
 - on a claim, the address it holds (written with our finalizer, before its IPAddress is
   created): an arriving claim waits for that address's IPAddress, which nobody else may
-  take meanwhile, and re-creates that very address if it never comes;
+  take meanwhile, and re-creates that very address if it never comes (not before its
+  pool stops awaiting moved IPAddresses);
 - on a pool, how many addresses it holds: until that many are known, no address is handed
   out to a claim that holds none, because an IPAddress still on its way may hold it.
 
@@ -53,12 +54,17 @@ def unbound_claim(
     served_before: bool,
     waited: float,
     grace: float,
+    pool_settles_in: float = 0.0,
 ) -> Plan:
     """The plan for a claim that no IPAddress object shows as holding anything.
 
     ``recorded``: the address the claim's metadata records; ``holder_of_recorded``: the
     claim holding that address now, if any; ``served_before``: the claim carries our
-    finalizer; ``waited``: seconds since this process first saw the claim so.
+    finalizer; ``waited``: seconds since this process first saw the claim so;
+    ``pool_settles_in``: seconds the pool may still wait for IPAddresses a move has yet to
+    create (0 when it awaits none). A recorded address is re-created only once both waits
+    are over: while its pool awaits moved IPAddresses, the one on its way may be this
+    claim's, and a copy made here first would collide with clusterctl's create.
     """
     if recorded is not None:
         if holder_of_recorded is not None and holder_of_recorded != claim:
@@ -68,6 +74,12 @@ def unbound_claim(
             )
         if waited < grace:
             return Wait(f"the IPAddress of its recorded address {recorded}", grace - waited)
+        if pool_settles_in > 0:
+            return Wait(
+                f"the IPAddress of its recorded address {recorded} "
+                "(its pool still awaits moved IPAddresses)",
+                pool_settles_in,
+            )
         return Recreate(recorded)
     if served_before and waited < grace:
         return Wait("an IPAddress of it (it was served before)", grace - waited)

@@ -41,7 +41,7 @@ def observe(ctx: context.Context, flavour: resources.Flavour, body: Mapping[str,
     if not fact.pool_name:
         return
     if changed is not None:
-        ctx.pool(changed.key)
+        ctx.holdings_changed(changed)
         ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
     elif before is not None and _metadata(before) != _metadata(fact):
         # Same holding, but its finalizer, owners or labels changed (taken off by hand?):
@@ -70,9 +70,11 @@ def on_event(
         return
     pool_state, fact = found
     if fact.delete_for_move or record.meta.delete_for_move:
-        # clusterctl takes the address away with a move; its claim follows shortly.
+        # clusterctl takes the address away with a move; its claim follows shortly, and
+        # the address stays taken here: the claim holds it on in the target.
         ctx.registry.moved_away.add((fact.namespace, fact.claim))
-    ctx.pool(pool_state.key)
+        pool_state.keep_moved(fact.holding)
+    ctx.holdings_changed(pool_state)
     ctx.wake_waiting(pool_state)
     ctx.claim(context.ClaimRef(fact.kind, fact.namespace, fact.claim_name))
 

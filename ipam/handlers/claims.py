@@ -189,26 +189,41 @@ async def _serve_unbound(
     now = time.monotonic()
     first = pool_state.first_unbound.setdefault(claim.key, now)
     recorded = claim.recorded
+    if recorded:
+        pool_state.claim_back(claim.key, recorded)
     holder = pool_state.book.holder_of(recorded) if recorded else None
     # Only an IPAddress seen holding the recorded address takes it from the claim. A mere
     # reservation of it for another claim is this process's guess (its creation will fail
     # on the name when another controller made the recorded one): the claim waits for it.
-    guessed = holder is not None and holder.identity not in pool_state.facts
+    # An address kept for a claim that a move took away is held, not guessed.
+    guessed = (
+        holder is not None
+        and holder.identity not in pool_state.facts
+        and not state.is_moved_away(holder)
+    )
+    taker = holder.claim if holder and not guessed else None
     served_before = (
         claim.has_finalizer
         and recorded is None
         and not claim.error_message
         and claim.condition(resources.READY_CONDITION) is None
     )
+    waited = now - first
+    recreating = (
+        recorded is not None and taker in (None, claim.key) and waited >= ctx.options.rebind_grace
+    )
     plan = arrival.unbound_claim(
         claim=claim.key,
         recorded=recorded,
-        holder_of_recorded=holder.claim if holder and not guessed else None,
+        holder_of_recorded=taker,
         served_before=served_before,
-        waited=now - first,
+        waited=waited,
         grace=ctx.options.rebind_grace,
+        pool_settles_in=_settle_wait(ctx, pool_state, pool, now) if recreating else 0.0,
     )
     if isinstance(plan, arrival.Wait):
+        if recreating:
+            pool_state.waiting.add(claim.key)
         if recorded is not None and holder is None:
             pool_state.reserve(
                 ledger.Holding(
@@ -251,7 +266,7 @@ async def _serve_unbound(
             ctx.metrics.allocations.labels(claim.flavour.kind).inc()
         pool_state.waiting.discard(claim.key)
         pool_state.first_unbound.pop(claim.key, None)
-        ctx.pool(pool_state.key)
+        ctx.holdings_changed(pool_state)
         return await write_bound(
             ctx,
             outcome.claim,
@@ -285,6 +300,7 @@ def _settle_wait(
     )
     if wait <= 0:
         pool_state.settled = True
+        ctx.wake_waiting(pool_state)  # the others that waited are served too
         return 0.0
     if wait > 0:
         logger.info(

@@ -102,6 +102,13 @@ class Context:
         else:
             self.pools.add(ref)
 
+    def holdings_changed(self, pool_state: state.PoolState) -> None:
+        """The pool's status is written again, and so is every overlapping pool's: what
+        one holds inside the other's ranges is not free there either."""
+        self.pool(pool_state.key)
+        for other in self.registry.overlapping(pool_state):
+            self.pool(other.key)
+
     def address(self, ref: AddressRef, *, after: float = 0) -> None:
         if after > 0:
             self.addresses.add_after(ref, after)

@@ -61,8 +61,9 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     out_of_range = sorted(fact.address for fact in held if not pool.pool.contains(fact.address))
     wanted["outOfRange"] = len(out_of_range)
     awaiting = pool_state.awaiting()
-    if not awaiting:
+    if not awaiting and not pool_state.settled:
         pool_state.settled = True
+        ctx.wake_waiting(pool_state)  # claims that waited for the move's IPAddresses
     ctx.metrics.set_pool(
         pool.meta.namespace,
         pool.meta.name,

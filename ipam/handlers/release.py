@@ -66,7 +66,7 @@ async def release_claim(ctx: context.Context, claim: bodies.ClaimRecord) -> floa
         # Routine news, told on the pool: the claim is usually gone by now.
         ctx.tally_on_pool(pool, claim, "Released", fact.address)
     if freed and pool_state is not None:
-        ctx.pool(pool_state.key)
+        ctx.holdings_changed(pool_state)
         ctx.wake_waiting(pool_state)
     if not freed:
         logger.info("%s is deleted and held no address: finalizer removed.", where)
@@ -164,7 +164,7 @@ async def give_back_extras(
             f"Address {fact.address} released (IPAddress {fact.name} deleted): the claim keeps "
             f"{keep.address} (IPAddress {keep.name})",
         )
-    ctx.pool(pool_state.key)
+    ctx.holdings_changed(pool_state)
 
 
 async def release_orphan(
@@ -190,7 +190,7 @@ async def release_orphan(
                 "OrphanReleased",
                 f"Address {fact.address} (IPAddress {fact.name}) released: {why}",
             )
-    ctx.pool(pool_state.key)
+    ctx.holdings_changed(pool_state)
     ctx.wake_waiting(pool_state)
 
 

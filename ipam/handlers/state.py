@@ -7,7 +7,9 @@ makes it real share one identity (kind and object name), so the object replaces 
 
 The API objects stay the only truth: :meth:`Registry.replace_addresses` re-aligns a kind
 with a fresh List, and nothing here is ever written back as such. State of objects that
-are gone is dropped, so memory follows what exists.
+are gone is dropped, so memory follows what exists, with one exception: an address whose
+IPAddress clusterctl deleted for a move stays held here (its claim holds it in the
+target) for as long as this process runs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ PoolKey = tuple[str, str]
 
 ClaimId = tuple[str, ledger.ClaimKey]
 """(namespace, claim)."""
+
+
+MOVED_AWAY = " (moved away)"
+"""Appended to a claim's name for the holder of an address a move took away (no object
+name contains a space)."""
+
+
+def moved_away_key(claim: ledger.ClaimKey) -> ledger.ClaimKey:
+    """Who holds an address whose IPAddress left with a move (no object has this name)."""
+    return ledger.ClaimKey(claim.kind, f"{claim.name}{MOVED_AWAY}")
+
+
+def is_moved_away(holding: ledger.Holding) -> bool:
+    """Whether ``holding`` keeps an address taken for a claim a move took away."""
+    return holding.claim.name.endswith(MOVED_AWAY)
 
 
 @dataclass(eq=False)
@@ -78,12 +95,38 @@ class PoolState:
         """Distinct addresses held or reserved."""
         return self.book.used
 
+    def observed_addresses(self) -> int:
+        """Distinct addresses held by observed IPAddress objects (reservations excluded)."""
+        return ledger.Ledger(fact.holding for fact in self.facts.values()).used
+
     def awaiting(self) -> int:
-        """Addresses the pool records as held that are not known here (yet)."""
+        """Addresses the pool records as held whose IPAddress objects were not seen (yet).
+
+        A reservation does not count: a moved claim reserves its recorded address before
+        clusterctl creates the IPAddress, and that object is what is awaited.
+        """
         if self.settled or self.record is None or self.record.counted_here:
             return 0
         recorded = self.record.held_count - self.deleted_seen
-        return arrival.pool_awaiting(recorded, self.known_addresses())
+        return arrival.pool_awaiting(recorded, self.observed_addresses())
+
+    def keep_moved(self, holding: ledger.Holding) -> None:
+        """An address whose IPAddress clusterctl deleted for a move stays taken here.
+
+        Its claim holds it on in the target; handing it out here would give it twice once
+        the two clusters' machines meet. It is held under a claim no object can be named
+        (so forgetting the moved claim keeps it) and by the object's own identity (so that
+        object coming back, a move back, takes its place).
+        """
+        if holding.identity not in self.facts:
+            moved = moved_away_key(holding.claim)
+            self.book.add(ledger.Holding(holding.address, moved, holding.object_name))
+
+    def claim_back(self, claim: ledger.ClaimKey, address: str) -> None:
+        """A claim moved away came back (a move back) recording ``address``: it is its own."""
+        for holding in self.book.holders_of(address):
+            if holding.claim == moved_away_key(claim) and holding.identity not in self.facts:
+                self.book.remove(holding)
 
     def reserve(self, holding: ledger.Holding) -> None:
         """Hold an address for a creation on its way, unless its object is already seen."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.scenario.environment import ControllerLog, Probe
+from e2e.scenario.errors import MoveFailed
 from e2e.scenario.kube import KubectlFailed
 from e2e.scenario.manifests import Kind, ObjectRef
 
@@ -207,6 +208,8 @@ class FakeEnvironment:
         self.probes: dict[tuple[str, str], list[Probe]] = {}
         self.backups: dict[str, dict[Key, dict[str, Any]]] = {}
         self.on_move: list[Callable[[], None]] = []
+        self.refuse_moves: str | None = None
+        """When set, every move fails with this text (as clusterctl refusing it) and moves nothing."""
         self.log_dir: Path | None = None
 
     def cluster_names(self) -> list[str]:
@@ -222,6 +225,8 @@ class FakeEnvironment:
 
     def move(self, source: str, target: str, namespace: str, *, timeout: float) -> None:
         self.actions.append(f"move {namespace} from {source} to {target} within {timeout:g}")
+        if self.refuse_moves is not None:
+            raise MoveFailed(self.refuse_moves)
         src, dst = self.clients[source], self.clients[target]
         with src.lock:
             moving = {k: copy.deepcopy(v) for k, v in src.objects.items() if k[2] == namespace}

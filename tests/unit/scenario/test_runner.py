@@ -743,6 +743,59 @@ def test_move_timeouts_come_from_the_step_or_the_scenario(tmp_path: Path) -> Non
     ]
 
 
+def test_a_move_clusterctl_refuses_passes_when_refused_names_its_words(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.refuse_moves = "cannot start operation while the following Clusters are paused: t-ns/wl"
+    _, env = run_yaml(
+        tmp_path,
+        """
+        description: a paused Cluster cannot be moved, and nothing moves
+        steps:
+          - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: stays}}
+          - move: {refused: "Clusters are paused: {{ namespace }}/wl$"}
+          - cluster: target
+            expect: {count: {apiVersion: v1, kind: ConfigMap, equals: 0}}
+          - expect: {count: {apiVersion: v1, kind: ConfigMap, equals: 1}}
+        """,
+        env,
+    )
+
+    assert env.actions == ["move t-ns from source to target within 300"]
+
+
+def test_a_move_to_be_refused_that_succeeds_fails_the_step(tmp_path: Path) -> None:
+    text = failure_of(
+        tmp_path,
+        """
+        description: the move was to be refused
+        steps:
+          - move: {refused: Clusters are paused}
+        """,
+    )
+
+    assert (
+        "clusterctl move of t-ns was to be refused (/Clusters are paused/), and it succeeded"
+        in text
+    )
+
+
+def test_a_move_refused_for_another_reason_fails_the_step(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.refuse_moves = "error creating IPAddress: admission webhook denied the request"
+    text = failure_of(
+        tmp_path,
+        """
+        description: refused, but not for the reason the scenario names
+        steps:
+          - move: {refused: Clusters are paused}
+        """,
+        env,
+    )
+
+    assert "clusterctl move of t-ns failed, but not with /Clusters are paused/" in text
+    assert "admission webhook denied the request" in text
+
+
 def test_a_second_namespace_moves_with_the_first_or_on_its_own(tmp_path: Path) -> None:
     env = FakeEnvironment()
     run = run_scenario(
@@ -1177,3 +1230,46 @@ def test_decode_base64_of_a_value_that_is_not_base64_fails_saying_so(tmp_path: P
     shown = failure_of(tmp_path, text % "matches: x")
 
     assert "'not*base64' is not base64 of UTF-8 text" in shown
+
+
+def test_counts_add_up_over_both_clusters(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    source, target = env.clients["source"], env.clients["target"]
+    for client in (source, target):
+        client.put(pool())
+    source.put(claim("left", "p-10-0-0-10"))
+    source.put(address("p-10-0-0-10", "10.0.0.10", "left"))
+    source.put(claim("waiting", "nothing-yet") | {"status": {}})
+    target.put(claim("moved", "p-10-0-0-11"))
+    target.put(address("p-10-0-0-11", "10.0.0.11", "moved"))
+    claims = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim"
+    addresses = "{apiVersion: ipam.metal3.io/v1alpha1, kind: IPAddress"
+
+    run_yaml(
+        tmp_path,
+        f"""
+        description: two claims on one side, one on the other, three in all
+        steps:
+          - expect:
+              count:
+                - {claims}, clusters: [source, target], equals: 3}}
+                - {claims}, equals: 2}}
+                - {claims}, clusters: [target], atMost: {{count: {addresses}, clusters: [source, target]}}}}}}
+        """,
+        env,
+    )
+    text = failure_of(
+        tmp_path,
+        f"""
+        description: an address for every claim of both clusters (the waiting one has none)
+        steps:
+          - expect:
+              count: {addresses}, clusters: [source, target], equals: {{count: {claims}, clusters: [source, target]}}}}}}
+        """,
+        env,
+    )
+
+    assert (
+        "what: IPAddress.ipam.metal3.io on source + target: 2 found, expected exactly 3 "
+        "(the count of IPClaim.ipam.metal3.io on source + target)" in text
+    )
