@@ -71,7 +71,7 @@ bench-peers: venv tools ## Upstream Metal3 IPAM, the in-cluster provider and our
 	$(PY) bench/peers_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
-	$(PY) -m pytest scenarios $(PYTEST_ARGS)
+	$(PY) -m pytest scenarios --slow $(PYTEST_ARGS)
 
 e2e-peers: venv tools ## The scenarios that run CAPM3 or the in-cluster provider beside ours (builds them first, as make peers)
 	@nice -n 10 bash e2e/peers/build.sh capm3 incluster >/dev/null

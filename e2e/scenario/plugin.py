@@ -11,6 +11,11 @@ A scenario with a ``peer`` step also carries ``peers``: it runs upstream program
 scenarios are deselected unless pytest runs with ``--peers`` (``make e2e-peers``), and
 the session's summary says how many were not run; with ``--peers`` a peer that is not
 built fails its scenarios. They are never skipped into a pass.
+
+A scenario tagged ``slow`` (hundreds of claims, minutes of ``clusterctl move``) is likewise
+deselected unless pytest runs with ``--slow``: ``make e2e`` and ``tox -e e2e`` pass it, so
+the whole suite runs there, while ``make test`` keeps CI inside its time and says which
+scenarios it did not run.
 """
 
 from __future__ import annotations
@@ -36,7 +41,22 @@ BUILTIN_MARKERS = {
     PEERS_MARKER: "runs upstream programs built by `make peers`: only with --peers (make e2e-peers)",
 }
 PEERS_OPTION = "--peers"
-_DESELECTED = pytest.StashKey[list[str]]()
+SLOW_MARKER = "slow"
+SLOW_OPTION = "--slow"
+_DESELECTED = pytest.StashKey[dict[str, list[str]]]()
+
+_WHY_NOT_RUN = {
+    PEERS_MARKER: (
+        "scenarios with upstream peers",
+        "They run CAPM3 or the in-cluster IPAM provider beside the controller: `make peers` "
+        "builds them (tens of minutes the first time), `make e2e-peers` runs these scenarios.",
+    ),
+    SLOW_MARKER: (
+        "slow scenarios",
+        "They take minutes each (hundreds of claims, long moves): `make e2e` runs every "
+        "scenario, these included (or pytest with --slow).",
+    ),
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +67,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the scenarios marked 'peers' (CAPM3, the in-cluster provider; "
         "`make peers` builds them); without it they are deselected and reported",
     )
+    parser.addoption(
+        SLOW_OPTION,
+        action="store_true",
+        default=False,
+        help="also run the scenarios tagged 'slow' (make e2e does); without it they are "
+        "deselected and reported",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,33 +82,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the scenarios that need upstream peers unless ``--peers`` was given."""
-    if config.getoption(PEERS_OPTION):
+    """Deselect the scenarios that need upstream peers unless ``--peers`` was given, and the
+    slow ones unless ``--slow`` was."""
+    left_out = [
+        marker
+        for marker, option in ((PEERS_MARKER, PEERS_OPTION), (SLOW_MARKER, SLOW_OPTION))
+        if not config.getoption(option)
+    ]
+    if not left_out:
         return
     kept: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
+    dropped: dict[str, list[pytest.Item]] = {}
     for item in items:
-        needs = isinstance(item, ScenarioItem) and item.get_closest_marker(PEERS_MARKER)
-        (dropped if needs else kept).append(item)
+        marker = next(
+            (m for m in left_out if isinstance(item, ScenarioItem) and item.get_closest_marker(m)),
+            None,
+        )
+        if marker is None:
+            kept.append(item)
+        else:
+            dropped.setdefault(marker, []).append(item)
     if dropped:
-        config.hook.pytest_deselected(items=dropped)
+        config.hook.pytest_deselected(items=[i for group in dropped.values() for i in group])
         items[:] = kept
-        config.stash[_DESELECTED] = [item.nodeid for item in dropped]
+        config.stash[_DESELECTED] = {
+            marker: [item.nodeid for item in group] for marker, group in dropped.items()
+        }
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    dropped = config.stash.get(_DESELECTED, [])
-    if not dropped:
-        return
-    terminalreporter.write_sep(
-        "=", f"{len(dropped)} scenarios with upstream peers NOT RUN (deselected)", yellow=True
-    )
-    for nodeid in dropped:
-        terminalreporter.write_line(f"not run: {nodeid}")
-    terminalreporter.write_line(
-        "They run CAPM3 or the in-cluster IPAM provider beside the controller: `make peers` "
-        "builds them (tens of minutes the first time), `make e2e-peers` runs these scenarios."
-    )
+    for marker, nodeids in config.stash.get(_DESELECTED, {}).items():
+        what, how = _WHY_NOT_RUN[marker]
+        terminalreporter.write_sep("=", f"{len(nodeids)} {what} NOT RUN (deselected)", yellow=True)
+        for nodeid in nodeids:
+            terminalreporter.write_line(f"not run: {nodeid}")
+        terminalreporter.write_line(how)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -42,8 +42,10 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     objects = ledger.Ledger(fact.holding for fact in pool_state.facts.values())
     # What claims hold is what carries our finalizer: an object made by hand that names a
     # claim but was not adopted (outside the pool, or not what the claim asks for) is
-    # nobody's holding, so it is neither in ``indexes`` nor counted as out of range.
-    held = [fact for fact in pool_state.facts.values() if fact.ours]
+    # nobody's holding, so it is neither in ``indexes`` nor counted as out of range. One
+    # being deleted is still its claim's until it is gone (another controller's finalizer
+    # may keep it after ours came off), as upstream's indexes show it.
+    held = [fact for fact in pool_state.facts.values() if fact.ours or fact.deleting]
     now = statuses.now()
     wanted = status.pool_status(
         pool.pool,

@@ -47,3 +47,37 @@ def test_a_pools_free_count_follows_what_an_overlapping_pool_takes() -> None:
     assert [pool_a["status"]["used"], pool_a["status"]["free"]] == [3, 1], (
         "10.0.0.3 and 10.0.0.4 are held through pool b: not free, so counted as used"
     )
+
+
+def test_an_address_kept_by_someone_elses_finalizer_stays_in_the_indexes() -> None:
+    """Its claim went and our finalizer came off, but another controller's finalizer keeps
+    the IPAddress: the address is still taken, so ``indexes`` and ``used`` keep it until the
+    object is gone."""
+
+    async def scenario() -> tuple[FakeApi, dict[str, Any]]:
+        api = FakeApi()
+        ctx = driver.controller(api)
+        api.put(driver.POOL, driver.pool_body())
+        api.put(driver.IPCLAIM, driver.metal3_claim("plain"))
+        await driver.settle(ctx, api)
+        key = (driver.M3_ADDRESS.group, driver.M3_ADDRESS.plural, "ns", "p-10-0-0-1")
+        api.objects[key]["metadata"]["finalizers"].append("example.com/audit")
+        api.user_delete(driver.IPCLAIM, "ns", "plain")
+        await driver.settle(ctx, api)
+        during = api.find(driver.POOL, "ns", "p")
+        assert during is not None
+        leftover = api.find(driver.M3_ADDRESS, "ns", "p-10-0-0-1")
+        assert leftover is not None
+        assert leftover["metadata"]["finalizers"] == ["example.com/audit"]
+        api.objects[key]["metadata"]["finalizers"] = []
+        api.user_delete(driver.M3_ADDRESS, "ns", "p-10-0-0-1")
+        await driver.settle(ctx, api)
+        return api, during
+
+    api, during = run(scenario)
+    assert during["status"].get("indexes") == {"plain": "10.0.0.1"}
+    assert during["status"]["used"] == 1
+    after = api.find(driver.POOL, "ns", "p")
+    assert after is not None
+    assert not after["status"].get("indexes")
+    assert after["status"]["used"] == 0

@@ -37,7 +37,7 @@ def test_namespaces():
 
 PASSING = """
 description: a config map is applied and found
-tags: [move, slow]
+tags: [move, smoke]
 invariants: {settle: 0.1}
 steps:
   - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}
@@ -72,6 +72,13 @@ description: CAPM3 runs beside the controller
 steps:
   - peer: capm3
   - {cluster: target, peer: {name: incluster, args: [--v=2]}}
+  - expect: {absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}}
+"""
+
+SLOW = """
+description: hundreds of claims
+tags: [slow]
+steps:
   - expect: {absent: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}}
 """
 
@@ -111,7 +118,7 @@ def test_each_scenario_file_is_one_item_named_after_it(project: pytest.Pytester)
     ("selection", "selected"),
     [
         pytest.param(["-m", "move"], ["cluster_moves"], id="by tag"),
-        pytest.param(["-m", "slow and not restart"], ["cluster_moves"], id="by tags"),
+        pytest.param(["-m", "smoke and not restart"], ["cluster_moves"], id="by tags"),
         pytest.param(["-m", "scenario"], ["cluster_moves", "survives"], id="every scenario"),
         pytest.param(["-m", "cluster"], ["cluster_moves", "survives"], id="needs clusters"),
         pytest.param(["scenarios/restart"], ["survives"], id="by group"),
@@ -212,3 +219,27 @@ def test_with_the_peers_option_a_peer_scenario_runs_and_starts_its_peers(
             "step 2 (peer, cluster target): *",
         ]
     )
+
+
+def test_a_slow_scenario_is_not_run_by_default_and_said_so(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "move" / "many.yaml").write_text(SLOW)
+
+    result = project.runpytest("scenarios/move")
+
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= 1 slow scenarios NOT RUN (deselected) =*",
+            "not run: scenarios/move/many.yaml::many",
+            "*`make e2e` runs every scenario, these included*",
+        ]
+    )
+
+
+def test_with_the_slow_option_a_slow_scenario_runs(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "move" / "many.yaml").write_text(SLOW)
+
+    result = project.runpytest("--slow", "scenarios/move")
+
+    result.assert_outcomes(passed=2)
+    assert "NOT RUN" not in result.stdout.str()
