@@ -140,3 +140,23 @@ def test_a_capi_claim_for_another_providers_pool_is_left_untouched(
     )
     assert not untouched["metadata"].get("finalizers")
     assert not untouched.get("status")
+
+
+def test_kubectl_get_ipclaims_shows_the_address_itself(
+    source_cluster: Cluster, namespace: str, controllers: Controllers
+) -> None:
+    """The IP column reads the address the claim records, not only its IPAddress's name."""
+    controllers.start()
+    apply_all(
+        source_cluster,
+        [pool(namespace, "shown", "10.30.0.7", "10.30.0.9"), metal3_claim(namespace, "m", "shown")],
+    )
+
+    def listed() -> list[list[str]] | None:
+        out = source_cluster.kubectl("get", "ipclaims.ipam.metal3.io", "-n", namespace).stdout
+        rows = [line.split() for line in out.splitlines()]
+        return rows if len(rows) == 2 and len(rows[1]) == 4 else None
+
+    header, row = wait_for("the claim listed with its address", listed)
+    assert header == ["NAME", "AGE", "ADDRESS", "IP"]
+    assert (row[0], row[2], row[3]) == ("m", "shown-10-30-0-7", "10.30.0.7")

@@ -603,6 +603,7 @@ PRINTER_COLUMNS = {
     "IPClaim": [
         AGE,
         ("Address", "string", ".status.address.name", 0),
+        ("IP", "string", r".metadata.annotations.capi-ipam\.dev/address", 0),
         ("Error", "string", ".status.errorMessage", 1),
     ],
     "IPAddress": [
