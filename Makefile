@@ -75,7 +75,7 @@ e2e: venv tools ## The YAML scenarios against two real management clusters
 
 e2e-peers: venv tools ## The scenarios that run CAPM3 or the in-cluster provider beside ours (builds them first, as make peers)
 	@nice -n 10 bash e2e/peers/build.sh capm3 incluster >/dev/null
-	$(PY) -m pytest scenarios -m peers --peers $(PYTEST_ARGS)
+	$(PY) -m pytest scenarios -m peers --peers --slow $(PYTEST_ARGS)
 
 conformance: venv tools ## Upstream Metal3 IPAM v1.13.2 and ours side by side on every case of conformance/
 	@nice -n 10 bash e2e/peers/build.sh metal3-ipam >/dev/null
