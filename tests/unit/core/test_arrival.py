@@ -54,6 +54,37 @@ BOB = ledger.ClaimKey("capi", "bob")
             id="recorded-taken-by-another-allocates-at-once",
         ),
         pytest.param(
+            {
+                "recorded": "10.0.0.5",
+                "holder_of_recorded": None,
+                "served_before": True,
+                "waited": 12.0,
+                "pool_settles_in": 0.5,
+            },
+            arrival.Wait(
+                "the IPAddress of its recorded address 10.0.0.5 "
+                "(its pool still awaits moved IPAddresses)",
+                0.5,
+            ),
+            id="recorded-waits-past-the-grace-while-its-pool-awaits-a-move",
+        ),
+        pytest.param(
+            {
+                "recorded": "10.0.0.5",
+                "holder_of_recorded": None,
+                "served_before": True,
+                "waited": 12.0,
+                "pool_settles_in": 0.0,
+            },
+            arrival.Recreate("10.0.0.5"),
+            id="recorded-recreates-once-its-pool-awaits-nothing",
+        ),
+        pytest.param(
+            {"recorded": None, "holder_of_recorded": None, "served_before": True, "waited": 10.0},
+            arrival.Allocate(),
+            id="served-before-allocates-right-at-the-grace",
+        ),
+        pytest.param(
             {"recorded": None, "holder_of_recorded": None, "served_before": True, "waited": 3.0},
             arrival.Wait("an IPAddress of it (it was served before)", 7.0),
             id="served-before-waits",
@@ -87,7 +118,7 @@ def test_a_pool_awaits_what_it_records_beyond_what_is_known(
 
 @pytest.mark.parametrize(
     ("awaiting", "waited", "wait"),
-    [(0, 0.0, 0.0), (3, 10.0, 110.0), (3, 120.0, 0.0), (3, 500.0, 0.0)],
+    [(0, 0.0, 0.0), (1, 10.0, 110.0), (3, 10.0, 110.0), (3, 120.0, 0.0), (3, 500.0, 0.0)],
 )
 def test_fresh_allocation_waits_for_arrivals_at_most_the_settle_time(
     awaiting: int, waited: float, wait: float
