@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures
 from bench.cluster_bench import capi_ipaddresses, create_many, ipaddresses, ssl_context
+from bench.controller_bench import claims as metal3_claims
 from e2e import peers
 from e2e.controller import ControllerRunner, install_rbac
 from e2e.controlplane import ControlPlane
@@ -73,18 +74,6 @@ def incluster_pool(namespace: str) -> dict[str, Any]:
         "metadata": {"name": "bench", "namespace": namespace},
         "spec": {"addresses": ["10.0.0.0/8"], "prefix": 8},
     }
-
-
-def metal3_claims(namespace: str, n: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "ipam.metal3.io/v1alpha1",
-            "kind": "IPClaim",
-            "metadata": {"name": f"claim-{i}", "namespace": namespace},
-            "spec": {"pool": {"name": "bench"}},
-        }
-        for i in range(n)
-    ]
 
 
 def capi_claims(namespace: str, n: int, group: str, kind: str) -> list[dict[str, Any]]:
