@@ -82,7 +82,7 @@ class _Locked:
     held: address_lock.Held
     unsure: bool = False
     """A create was sent under it and its outcome is unknown (no answer, a server error):
-    the object may still land, so the Lease is left to expire instead of being given back."""
+    the object may still land, so the Lease is given back only once it has expired."""
 
 
 def _blocked(pool_state: state.PoolState, clashing: list[state.PoolState]) -> list[ledger.Holding]:
@@ -238,8 +238,9 @@ async def _make(
     finally:
         if locked.unsure:
             logger.warning(
-                "%s %s/%s: no sure answer to creating IPAddress %s; its lock %s/%s is left "
-                "to expire (%.0fs), so nobody else makes that address while it may land.",
+                "%s %s/%s: no sure answer to creating IPAddress %s; its lock %s/%s is given "
+                "back only when it expires (%.0fs), so nobody else makes that address while "
+                "the create may still land.",
                 claim.flavour.claim.kind,
                 claim.meta.namespace,
                 claim.meta.name,
@@ -248,6 +249,7 @@ async def _make(
                 held.name,
                 locked.locks.duration,
             )
+            locked.locks.release_when_expired(held)
         else:
             await locked.locks.release(held)
 

@@ -127,6 +127,8 @@ class Context:
     def shutdown(self) -> None:
         for queue in (self.claims, self.pools, self.addresses):
             queue.shutdown()
+        if self.locks is not None:
+            self.locks.close()
 
     # --- events ----------------------------------------------------------------------------
 

@@ -17,11 +17,13 @@ than one look, and never needs two clocks to agree.
 
 A holder keeps its side of that bargain with :meth:`Locks.in_time`: it sends its create
 only within the first :data:`SEND_WITHIN` of the duration, leaving the rest for the request
-to land before anyone may take the Lease over.
+to land before anyone may take the Lease over. A holder that got no sure answer to its
+create keeps the Lease until it expires (:meth:`Locks.release_when_expired`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import time
@@ -49,6 +51,8 @@ BUSY_RETRY_MAX = 5.0
 """Seconds between looks at a lock that has not changed since it was first seen."""
 LOCK_LABEL = f"{resources.OWN_PREFIX}/lock"
 """On every address Lease (value ``address``), so ``kubectl get leases -l`` finds them."""
+POOL_NAMESPACE_LABEL = f"{resources.OWN_PREFIX}/pool-namespace"
+"""On every address Lease: the namespace of the pool whose address it locks."""
 CREATE_ATTEMPTS = 3
 """Creates tried when the Lease vanishes between our create and our read of it."""
 FORGET_AFTER = 4
@@ -89,6 +93,8 @@ class Locks:
     clock: Callable[[], float] = time.monotonic
     _seen: dict[str, tuple[str, float]] = field(default_factory=dict)
     """Lease name -> (resourceVersion, monotonic time it was first seen at)."""
+    _later: set[asyncio.Task[None]] = field(default_factory=set)
+    """Leases to give back once they have expired (see :meth:`release_when_expired`)."""
 
     def holder(self, claim_uid: str) -> str:
         return f"{self.identity}/{claim_uid}"
@@ -120,7 +126,7 @@ class Locks:
                 "metadata": {
                     "name": name,
                     "namespace": self.namespace,
-                    "labels": {LOCK_LABEL: "address"},
+                    "labels": {LOCK_LABEL: "address", POOL_NAMESPACE_LABEL: pool_namespace},
                 },
                 "spec": self._spec(claim_uid),
             }
@@ -197,6 +203,23 @@ class Locks:
         ]
         for name in old:
             del self._seen[name]
+
+    def release_when_expired(self, held: Held) -> None:
+        """Give the Lease back once its duration is over: a write sent under it may land
+        until then, and nobody may take the address meanwhile. (Taken over by then, it is
+        someone else's and stays.)"""
+        task = asyncio.get_running_loop().create_task(self._release_after(held))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def _release_after(self, held: Held) -> None:
+        await asyncio.sleep(max(0.0, held.since + self.duration - self.clock()))
+        await self.release(held)
+
+    def close(self) -> None:
+        """Stop the releases still waiting (their Leases expire for whoever comes next)."""
+        for task in list(self._later):
+            task.cancel()
 
     async def release(self, held: Held) -> None:
         """Give the Lease back, if it is still the version we wrote; never raises."""

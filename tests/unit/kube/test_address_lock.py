@@ -57,7 +57,10 @@ def test_a_free_address_is_locked_for_the_claim_and_given_back() -> None:
     assert stored["spec"]["holderIdentity"] == "me/uid-7"
     assert stored["spec"]["leaseDurationSeconds"] == 90
     assert stored["spec"]["acquireTime"]
-    assert stored["metadata"]["labels"] == {address_lock.LOCK_LABEL: "address"}
+    assert stored["metadata"]["labels"] == {
+        address_lock.LOCK_LABEL: "address",
+        address_lock.POOL_NAMESPACE_LABEL: "ns",
+    }
     assert after is None
 
 
@@ -192,3 +195,32 @@ def test_a_lock_that_cannot_be_given_back_is_left_to_expire(
         stored = run(scenario)
     assert stored is not None
     assert "not given back (delete: no answer); it expires in 90s" in caplog.text
+
+
+def test_a_lock_kept_for_a_create_without_an_answer_goes_once_it_has_expired() -> None:
+    async def scenario() -> list[Any]:
+        api = FakeApi()
+        mine = address_lock.Locks(api, NS, "me", duration=0.2)
+        kept = await mine.acquire("ns", "p", "10.0.0.1", "uid-7")
+        taken_over = await mine.acquire("ns", "p", "10.0.0.2", "uid-8")
+        assert isinstance(kept, address_lock.Held)
+        assert isinstance(taken_over, address_lock.Held)
+        mine.release_when_expired(kept)
+        mine.release_when_expired(taken_over)
+        other = "ipam-address.ns.p.10-0-0-2"
+        current = api.find(resources.LEASE, NS, other)
+        assert current is not None
+        current["spec"]["holderIdentity"] = "other/uid-9"
+        await api.replace(resources.LEASE, NS, other, current)  # as a takeover does
+        await asyncio.sleep(0.1)
+        seen = [api.find(resources.LEASE, NS, NAME) is not None]
+        await asyncio.sleep(0.3)
+        seen.append(api.find(resources.LEASE, NS, NAME) is not None)
+        stored = api.find(resources.LEASE, NS, other)
+        seen.append(stored["spec"]["holderIdentity"] if stored else None)
+        return seen
+
+    during, after, other_holder = run(scenario)
+    assert during, "kept while a create under it may still land"
+    assert not after, "given back once expired"
+    assert other_holder == "other/uid-9", "a lock taken over meanwhile is not ours to give back"
