@@ -141,6 +141,22 @@ def test_without_the_lock_one_address_reaches_a_claim_of_each_kind(race: Race) -
     assert [w for w in api.writes if w[1] == "leases"] == [], "no lock taken with a leader"
 
 
+def test_two_controllers_that_see_one_address_held_twice_write_one_pool_status() -> None:
+    """However a twin came about (without the lock, or by hand), both instances name its
+    two holders in one order: their pool status writes agree instead of undoing each other."""
+
+    async def scenario() -> tuple[Pair, dict[str, Any] | None]:
+        pair, twins = await _after_a_made_it_unseen_by_b(False)
+        assert twins, "the race gave one address twice"
+        await pair.settle()
+        return pair, pair.api.find(driver.POOL, "ns", "p")
+
+    _, pool = run(scenario)
+    assert pool is not None
+    [duplicate] = [c for c in pool["status"]["conditions"] if c["type"] == "DuplicateAddress"]
+    assert duplicate["message"] == "10.0.0.1 held by capi claim c and metal3 claim m"
+
+
 @pytest.mark.parametrize("race", RACES)
 def test_two_controllers_without_leader_election_never_give_one_address_to_both_kinds(
     race: Race,
