@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,14 +209,18 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
     )
 
 
-def without_leader_election(cp: ControlPlane, runner: ControllerRunner) -> None:
+def without_leader_election(
+    cp: ControlPlane, runner: ControllerRunner, register: Callable[[], None]
+) -> None:
     """Restarted with --no-leader-election, each new address is made under a Lease of its
-    own in the controller's namespace: created, then deleted."""
+    own in the controller's namespace: created, then deleted. The restarted webhook signs
+    with a new certificate, so it is registered again."""
     runner.restart([*runner.extra_args, "--no-leader-election"])
     assert runner.wait_for_log(
         "Controller running", timeout=60, after="Leader election is disabled"
     ), runner.log_tail(50)
     wait_for("the webhook to listen", lambda: webhook.serving(runner.health_port))
+    register()
     apply_all(
         cp,
         [
@@ -285,9 +289,15 @@ def test_the_controller_uses_every_verb_its_rbac_grants_and_no_other(
     try:
         assert runner.wait_for_log("Controller running", timeout=60), runner.log_tail(50)
         wait_for("the webhook to listen", lambda: webhook.serving(runner.health_port))
-        webhook.register(audited, webhook.configuration(configuration, port, ca_file.read_bytes()))
+
+        def register() -> None:
+            webhook.register(
+                audited, webhook.configuration(configuration, port, ca_file.read_bytes())
+            )
+
+        register()
         workload(audited, runner)
-        without_leader_election(audited, runner)
+        without_leader_election(audited, runner, register)
     finally:
         webhook.unregister(audited, configuration)
         runner.stop()
