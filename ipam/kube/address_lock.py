@@ -118,6 +118,20 @@ class Locks:
     ) -> Held | Busy:
         """Take the Lease of ``address`` of the pool for the claim, or say who holds it."""
         name = names.address_lock_name(pool_namespace, pool_name, address)
+        try:
+            return await self._acquire(name, pool_namespace, claim_uid)
+        except client.KubeError as err:
+            if err.status != 403:
+                raise
+            raise client.KubeError(
+                f"cannot take the address lock {self.namespace}/{name}: {err}. Without leader "
+                f"election every instance needs get, create, update and delete on leases in "
+                f"{self.namespace} (config/rbac/leader_election_role.yaml).",
+                status=err.status,
+                reason=err.reason,
+            ) from err
+
+    async def _acquire(self, name: str, pool_namespace: str, claim_uid: str) -> Held | Busy:
         since = self.clock()
         for _ in range(CREATE_ATTEMPTS):
             body = {

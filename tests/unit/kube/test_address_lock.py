@@ -224,3 +224,21 @@ def test_a_lock_kept_for_a_create_without_an_answer_goes_once_it_has_expired() -
     assert during, "kept while a create under it may still land"
     assert not after, "given back once expired"
     assert other_holder == "other/uid-9", "a lock taken over meanwhile is not ours to give back"
+
+
+def test_a_lock_the_rbac_refuses_says_which_grant_is_missing() -> None:
+    class Refusing(FakeApi):
+        async def create(self, *args: Any, **kwargs: Any) -> Any:
+            raise client.KubeError("leases is forbidden (HTTP 403)", status=403)
+
+    async def scenario() -> None:
+        await locks(Refusing(), Clock()).acquire("ns", "p", "10.0.0.1", "uid-7")
+
+    with pytest.raises(client.KubeError) as refused:
+        run(scenario)
+    assert refused.value.status == 403
+    assert str(refused.value) == (
+        f"cannot take the address lock {NS}/{NAME}: leases is forbidden (HTTP 403). Without "
+        f"leader election every instance needs get, create, update and delete on leases in {NS} "
+        "(config/rbac/leader_election_role.yaml)."
+    )
