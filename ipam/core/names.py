@@ -16,7 +16,6 @@ several controllers act at once.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from itertools import combinations
@@ -45,14 +44,13 @@ def address_object_name(name_prefix: str, address: str) -> str:
 LOCK_PREFIX = "ipam-address"
 
 
-def address_lock_name(namespace: str, pool: str, address: str) -> str:
-    """The name of the Lease that locks ``address`` of the pool ``namespace/pool``.
+def address_lock_name(namespace: str, address: str) -> str:
+    """The name of the Lease that locks ``address`` in ``namespace`` (for every pool there:
+    pools of a namespace whose ranges overlap must not hand it out twice either).
 
-    ``ipam-address.<namespace>.<pool>.<address>``, the address spelled so that every address
-    gives another valid label (IPv4 dotted with ``-``, IPv6 as all eight groups of four hex
-    digits): a namespace and an address hold no ``.``, so the name says which pool and address
-    it locks. A name longer than an object name may be keeps the address and replaces
-    namespace and pool by a digest of all three.
+    ``ipam-address.<namespace>.<address>``, the address spelled so that every address gives
+    another valid label (IPv4 dotted with ``-``, IPv6 as all eight groups of four hex
+    digits); a namespace is a label of at most 63 characters, so the name always fits.
     """
     text = addresses.canonical_text(address) or address
     key = addresses.key_of(text)
@@ -61,11 +59,7 @@ def address_lock_name(namespace: str, pool: str, address: str) -> str:
     else:
         digits = f"{key:032x}"
         label = "-".join(digits[at : at + 4] for at in range(0, 32, 4))
-    name = f"{LOCK_PREFIX}.{namespace}.{pool}.{label}"
-    if len(name) <= SUBDOMAIN_MAX:
-        return name
-    digest = hashlib.sha256(f"{namespace}/{pool}/{text}".encode()).hexdigest()[:40]
-    return f"{LOCK_PREFIX}.{digest}.{label}"
+    return f"{LOCK_PREFIX}.{namespace}.{label}"
 
 
 def prefix_collisions(pool_map: Mapping[str, pools.Pool]) -> list[tuple[str, str]]:

@@ -14,10 +14,11 @@ it), and the chosen address is reserved in the ledger before the lock is let go,
 this process two claims are never given one address; no API call is made under a lock.
 
 Without leader election other controllers may act at once, and the name is no lock between
-the two kinds (a Metal3 and a Cluster API IPAddress are objects of two resources). Then the
-address's Lease (:mod:`ipam.kube.address_lock`) is taken before step 1 and given back after
-step 2, and under it the other kind's IPAddress of that name is read: if it holds the
-address, the address is taken. A Lease held by someone else means "taken for now".
+the two kinds (a Metal3 and a Cluster API IPAddress are objects of two resources) nor
+between pools whose ranges overlap (they name an address differently). Then the address's
+Lease (:mod:`ipam.kube.address_lock`) is taken before step 1 and given back after step 2,
+and under it the IPAddresses that could hold the address under another name are read: if
+one does, the address is taken. A Lease held by someone else means "taken for now".
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ async def _make(
     if ctx.locks is None:
         return await _record_and_create(ctx, claim, pool_state, pool, decision, reserved, None)
     address = decision.details.address
-    held = await ctx.locks.acquire(pool.meta.namespace, pool.meta.name, address, claim.meta.uid)
+    held = await ctx.locks.acquire(pool.meta.namespace, address, claim.meta.uid)
     if isinstance(held, address_lock.Busy):
         logger.info(
             "%s %s/%s: address %s of IPPool %s is being given out by %s (lock %s): taken for now.",
@@ -232,7 +233,7 @@ async def _make(
         return _Busy(held.holder, held.retry_in)
     locked = _Locked(ctx.locks, held)
     try:
-        if await _held_by_other_kind(ctx, claim, pool_state, pool, decision, reserved):
+        if await _held_elsewhere(ctx, claim, pool_state, pool, decision, reserved):
             return None
         return await _record_and_create(ctx, claim, pool_state, pool, decision, reserved, locked)
     finally:
@@ -254,7 +255,7 @@ async def _make(
             await locked.locks.release(held)
 
 
-async def _held_by_other_kind(
+async def _held_elsewhere(
     ctx: context.Context,
     claim: bodies.ClaimRecord,
     pool_state: state.PoolState,
@@ -262,36 +263,50 @@ async def _held_by_other_kind(
     decision: allocate.Allocation,
     reserved: ledger.Holding,
 ) -> bool:
-    """Whether the other kind's IPAddress of this name holds the address for this pool.
+    """Whether an IPAddress whose name would not clash with ours holds the address: the
+    other kind's of this name, or either kind's of a pool whose ranges overlap this one.
 
     A plain GET is a consistent read: an object made by whoever held the lock before us is
     seen, even when our watch has not brought it yet. Found, it goes into the ledger.
     """
-    other = resources.CAPI if claim.flavour.kind == "metal3" else resources.METAL3
-    found = await ctx.api.get(other.address, pool.meta.namespace, decision.object_name)
-    if found is None:
-        return False
-    record = bodies.address_record(other, found)
-    if record.pool_name != pool.meta.name or record.address != bodies.canonical_ip(
-        decision.details.address
-    ):
-        return False
-    ctx.metrics.name_clashes.labels(claim.flavour.kind).inc()
-    logger.info(
-        "%s %s/%s: %s %s already holds %s of IPPool %s (for %s %r): taking the next one.",
-        claim.flavour.claim.kind,
-        claim.meta.namespace,
-        claim.meta.name,
-        other.address,
-        decision.object_name,
-        record.address,
-        pool.meta.name,
-        other.claim.kind,
-        record.claim_name,
-    )
-    pool_state.unreserve(reserved)
-    ctx.registry.observe_address(bodies.address_fact(record))
-    return True
+    address = decision.details.address
+    places = [(pool.meta.name, pool.name_prefix, _other_flavour(claim.flavour))]
+    for other_pool in ctx.registry.overlapping(pool_state):
+        other = other_pool.record
+        if other is not None and other.pool.contains(address):
+            places += [
+                (other.meta.name, other.name_prefix, flavour)
+                for flavour in resources.FLAVOURS.values()
+            ]
+    for pool_name, name_prefix, flavour in places:
+        object_name = names.address_object_name(name_prefix, address)
+        found = await ctx.api.get(flavour.address, pool.meta.namespace, object_name)
+        if found is None:
+            continue
+        record = bodies.address_record(flavour, found)
+        if record.pool_name != pool_name or record.address != bodies.canonical_ip(address):
+            continue
+        ctx.metrics.name_clashes.labels(claim.flavour.kind).inc()
+        logger.info(
+            "%s %s/%s: %s %s already holds %s (IPPool %s, %s %r): taking the next one.",
+            claim.flavour.claim.kind,
+            claim.meta.namespace,
+            claim.meta.name,
+            flavour.address,
+            object_name,
+            record.address,
+            pool_name,
+            flavour.claim.kind,
+            record.claim_name,
+        )
+        pool_state.unreserve(reserved)
+        ctx.registry.observe_address(bodies.address_fact(record))
+        return True
+    return False
+
+
+def _other_flavour(flavour: resources.Flavour) -> resources.Flavour:
+    return resources.CAPI if flavour.kind == "metal3" else resources.METAL3
 
 
 async def _record_and_create(

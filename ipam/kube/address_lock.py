@@ -1,11 +1,13 @@
-"""One address of one pool is made by one controller at a time: a short-lived Lease per address.
+"""One address of a namespace is made by one controller at a time: a short-lived Lease per address.
 
 Only needed when several controllers act at once (leader election off). Within one claim
 kind the IPAddress name is the lock (the API server refuses a second object of a name),
 but a Metal3 and a Cluster API IPAddress of one name are objects of two resources. So
-before either is made, the controller takes the Lease named for the pool and the address
-(:func:`ipam.core.names.address_lock_name`) in its own namespace, reads the other kind's
-IPAddress of that name, and gives the Lease back once its own IPAddress exists.
+before either is made, the controller takes the Lease named for the pool's namespace and
+the address (:func:`ipam.core.names.address_lock_name`) in its own namespace, reads the
+IPAddresses that could hold that address without clashing on the name (the other kind's
+of that name; both kinds' in pools whose ranges overlap), and gives the Lease back once its
+own IPAddress exists.
 
 The Lease is taken by creating it (AlreadyExists: someone holds it) and given back by
 deleting it on the condition that it is still the version we wrote. A holder that died
@@ -113,11 +115,10 @@ class Locks:
             "leaseTransitions": transitions,
         }
 
-    async def acquire(
-        self, pool_namespace: str, pool_name: str, address: str, claim_uid: str
-    ) -> Held | Busy:
-        """Take the Lease of ``address`` of the pool for the claim, or say who holds it."""
-        name = names.address_lock_name(pool_namespace, pool_name, address)
+    async def acquire(self, pool_namespace: str, address: str, claim_uid: str) -> Held | Busy:
+        """Take the Lease of ``address`` in the pool's namespace for the claim, or say who
+        holds it."""
+        name = names.address_lock_name(pool_namespace, address)
         try:
             return await self._acquire(name, pool_namespace, claim_uid)
         except client.KubeError as err:

@@ -14,7 +14,7 @@ from ipam.kube import address_lock, client, resources
 from tests.unit.handlers.fakeapi import FakeApi
 
 NS = "metal3-ipam-system"
-NAME = "ipam-address.ns.p.10-0-0-1"
+NAME = "ipam-address.ns.10-0-0-1"
 
 
 class Clock:
@@ -46,7 +46,7 @@ def test_a_free_address_is_locked_for_the_claim_and_given_back() -> None:
     async def scenario() -> tuple[address_lock.Held | address_lock.Busy, Any, Any]:
         api, clock = FakeApi(), Clock()
         mine = locks(api, clock)
-        held = await mine.acquire("ns", "p", "10.0.0.1", "uid-7")
+        held = await mine.acquire("ns", "10.0.0.1", "uid-7")
         stored = api.find(resources.LEASE, NS, NAME)
         assert isinstance(held, address_lock.Held)
         await mine.release(held)
@@ -71,11 +71,11 @@ def test_a_lock_held_by_another_is_busy_until_it_stood_unchanged_for_its_duratio
         api, clock = FakeApi(), Clock()
         api.put(resources.LEASE, lease_of("dead/uid-1", duration=30))
         mine = locks(api, clock)
-        seen: list[Any] = [await mine.acquire("ns", "p", "10.0.0.1", "uid-7")]
+        seen: list[Any] = [await mine.acquire("ns", "10.0.0.1", "uid-7")]
         clock.now += 29.0
-        seen.append(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"))
+        seen.append(await mine.acquire("ns", "10.0.0.1", "uid-7"))
         clock.now += 1.0
-        seen.append(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"))
+        seen.append(await mine.acquire("ns", "10.0.0.1", "uid-7"))
         seen.append(api.find(resources.LEASE, NS, NAME))
         return seen
 
@@ -98,14 +98,14 @@ def test_a_lock_that_changes_is_timed_again_from_its_new_version() -> None:
         api, clock = FakeApi(), Clock()
         api.put(resources.LEASE, lease_of("other/uid-1", duration=30))
         mine = locks(api, clock)
-        seen: list[Any] = [await mine.acquire("ns", "p", "10.0.0.1", "uid-7")]
+        seen: list[Any] = [await mine.acquire("ns", "10.0.0.1", "uid-7")]
         clock.now += 20.0
         await api.replace(resources.LEASE, NS, NAME, lease_of("other/uid-2", duration=30))
-        seen.append(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"))
+        seen.append(await mine.acquire("ns", "10.0.0.1", "uid-7"))
         clock.now += 20.0
-        seen.append(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"))
+        seen.append(await mine.acquire("ns", "10.0.0.1", "uid-7"))
         clock.now += 10.0
-        seen.append(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"))
+        seen.append(await mine.acquire("ns", "10.0.0.1", "uid-7"))
         return seen
 
     first, changed, not_yet, taken = run(scenario)
@@ -120,12 +120,12 @@ def test_a_lock_taken_over_is_not_given_back_by_its_former_holder() -> None:
     async def scenario() -> Any:
         api, clock = FakeApi(), Clock()
         slow = locks(api, clock, identity="slow")
-        held = await slow.acquire("ns", "p", "10.0.0.1", "uid-1")
+        held = await slow.acquire("ns", "10.0.0.1", "uid-1")
         assert isinstance(held, address_lock.Held)
         other = locks(api, clock, identity="other")
-        assert isinstance(await other.acquire("ns", "p", "10.0.0.1", "uid-2"), address_lock.Busy)
+        assert isinstance(await other.acquire("ns", "10.0.0.1", "uid-2"), address_lock.Busy)
         clock.now += 90.0
-        assert isinstance(await other.acquire("ns", "p", "10.0.0.1", "uid-2"), address_lock.Held)
+        assert isinstance(await other.acquire("ns", "10.0.0.1", "uid-2"), address_lock.Held)
         await slow.release(held)
         return api.find(resources.LEASE, NS, NAME)
 
@@ -140,9 +140,9 @@ def test_a_lock_left_by_the_same_claim_of_this_instance_is_taken_back_at_once() 
     async def scenario() -> Any:
         api, clock = FakeApi(), Clock()
         mine = locks(api, clock)
-        assert isinstance(await mine.acquire("ns", "p", "10.0.0.1", "uid-7"), address_lock.Held)
-        again = await mine.acquire("ns", "p", "10.0.0.1", "uid-7")
-        other_claim = await mine.acquire("ns", "p", "10.0.0.1", "uid-8")
+        assert isinstance(await mine.acquire("ns", "10.0.0.1", "uid-7"), address_lock.Held)
+        again = await mine.acquire("ns", "10.0.0.1", "uid-7")
+        other_claim = await mine.acquire("ns", "10.0.0.1", "uid-8")
         return again, other_claim
 
     again, other_claim = run(scenario)
@@ -161,7 +161,7 @@ def test_a_lock_given_back_between_our_create_and_our_read_is_taken() -> None:
     async def scenario() -> Any:
         api, clock = Vanishing(), Clock()
         api.put(resources.LEASE, lease_of("quick/uid-1"))
-        return await locks(api, clock).acquire("ns", "p", "10.0.0.1", "uid-7")
+        return await locks(api, clock).acquire("ns", "10.0.0.1", "uid-7")
 
     assert isinstance(run(scenario), address_lock.Held)
 
@@ -186,7 +186,7 @@ def test_a_lock_that_cannot_be_given_back_is_left_to_expire(
     async def scenario() -> Any:
         api, clock = Failing(), Clock()
         mine = locks(api, clock)
-        held = await mine.acquire("ns", "p", "10.0.0.1", "uid-7")
+        held = await mine.acquire("ns", "10.0.0.1", "uid-7")
         assert isinstance(held, address_lock.Held)
         await mine.release(held)
         return api.find(resources.LEASE, NS, NAME)
@@ -201,13 +201,13 @@ def test_a_lock_kept_for_a_create_without_an_answer_goes_once_it_has_expired() -
     async def scenario() -> list[Any]:
         api = FakeApi()
         mine = address_lock.Locks(api, NS, "me", duration=0.2)
-        kept = await mine.acquire("ns", "p", "10.0.0.1", "uid-7")
-        taken_over = await mine.acquire("ns", "p", "10.0.0.2", "uid-8")
+        kept = await mine.acquire("ns", "10.0.0.1", "uid-7")
+        taken_over = await mine.acquire("ns", "10.0.0.2", "uid-8")
         assert isinstance(kept, address_lock.Held)
         assert isinstance(taken_over, address_lock.Held)
         mine.release_when_expired(kept)
         mine.release_when_expired(taken_over)
-        other = "ipam-address.ns.p.10-0-0-2"
+        other = "ipam-address.ns.10-0-0-2"
         current = api.find(resources.LEASE, NS, other)
         assert current is not None
         current["spec"]["holderIdentity"] = "other/uid-9"
@@ -232,7 +232,7 @@ def test_a_lock_the_rbac_refuses_says_which_grant_is_missing() -> None:
             raise client.KubeError("leases is forbidden (HTTP 403)", status=403)
 
     async def scenario() -> None:
-        await locks(Refusing(), Clock()).acquire("ns", "p", "10.0.0.1", "uid-7")
+        await locks(Refusing(), Clock()).acquire("ns", "10.0.0.1", "uid-7")
 
     with pytest.raises(client.KubeError) as refused:
         run(scenario)
