@@ -286,7 +286,6 @@ async def _held_elsewhere(
         record = bodies.address_record(flavour, found)
         if record.pool_name != pool_name or record.address != bodies.canonical_ip(address):
             continue
-        ctx.metrics.name_clashes.labels(claim.flavour.kind).inc()
         logger.info(
             "%s %s/%s: %s %s already holds %s (IPPool %s, %s %r): taking the next one.",
             claim.flavour.claim.kind,
