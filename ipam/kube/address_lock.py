@@ -1,8 +1,9 @@
 """One address of a namespace is made by one controller at a time: a short-lived Lease per address.
 
 Only needed when several controllers act at once (leader election off). Within one claim
-kind the IPAddress name is the lock (the API server refuses a second object of a name),
-but a Metal3 and a Cluster API IPAddress of one name are objects of two resources. So
+kind and pool the IPAddress name is the lock (the API server refuses a second object of
+a name), but a Metal3 and a Cluster API IPAddress of one name are objects of two
+resources, and two pools whose ranges overlap name one address differently. So
 before either is made, the controller takes the Lease named for the pool's namespace and
 the address (:func:`ipam.core.names.address_lock_name`) in its own namespace, reads the
 IPAddresses that could hold that address without clashing on the name (the other kind's
@@ -48,7 +49,7 @@ SEND_WITHIN = 1 / 3
 a request sent in time has landed or failed before anyone may take the Lease over."""
 BUSY_RETRY = 1.0
 """Seconds before a claim that needs exactly a locked address looks again, while the lock
-is fresh (a live holder gives it back within milliseconds)."""
+is fresh (a live holder normally gives it back within milliseconds)."""
 BUSY_RETRY_MAX = 5.0
 """Seconds between looks at a lock that has not changed since it was first seen."""
 LOCK_LABEL = f"{resources.OWN_PREFIX}/lock"
