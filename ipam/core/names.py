@@ -1,4 +1,4 @@
-"""IPAddress object names, ``<namePrefix>-<ip>``, and the pools whose names or ranges clash.
+"""IPAddress object names, ``<namePrefix>-<ip>``, their locks' names, and the pools that clash.
 
 The name is the one Metal3 IPAM gives: the canonical address with every ``.`` and ``:``
 turned into ``-``, appended to the pool's namePrefix with a ``-``, and every trailing ``-``
@@ -9,7 +9,9 @@ That lock turns into a trap when two pools of one namespace can produce the same
 pools with one namePrefix, upstream issue #1437): the second pool's claims fail on a name
 clash. :func:`prefix_collisions` finds such pairs, :func:`overlapping_pools` finds pools that
 would hand out the same address. :func:`is_object_name` says whether a name a claim gives
-for its pool can name any object at all.
+for its pool can name any object at all. Between the two IPAddress kinds the name is no
+lock (they are two resources); :func:`address_lock_name` names the Lease that is, when
+several controllers act at once.
 """
 
 from __future__ import annotations
@@ -37,6 +39,27 @@ def address_object_name(name_prefix: str, address: str) -> str:
     """The IPAddress name for ``address`` (any spelling; named after its canonical text)."""
     text = addresses.canonical_text(address) or address
     return f"{name_prefix}-{text.replace('.', '-').replace(':', '-')}".rstrip("-")
+
+
+LOCK_PREFIX = "ipam-address"
+
+
+def address_lock_name(namespace: str, address: str) -> str:
+    """The name of the Lease that locks ``address`` in ``namespace`` (for every pool there:
+    pools of a namespace whose ranges overlap must not hand it out twice either).
+
+    ``ipam-address.<namespace>.<address>``, the address spelled so that every address gives
+    another valid label (IPv4 dotted with ``-``, IPv6 as all eight groups of four hex
+    digits); a namespace is a label of at most 63 characters, so the name always fits.
+    """
+    text = addresses.canonical_text(address) or address
+    key = addresses.key_of(text)
+    if "." in text or key is None:
+        label = text.replace(".", "-").replace(":", "-")
+    else:
+        digits = f"{key:032x}"
+        label = "-".join(digits[at : at + 4] for at in range(0, 32, 4))
+    return f"{LOCK_PREFIX}.{namespace}.{label}"
 
 
 def prefix_collisions(pool_map: Mapping[str, pools.Pool]) -> list[tuple[str, str]]:

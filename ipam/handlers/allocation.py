@@ -12,6 +12,13 @@ Three writes per new address, in this order, so that nothing is ever lost:
 Decisions for one pool are taken under its lock (and the locks of pools whose ranges overlap
 it), and the chosen address is reserved in the ledger before the lock is let go, so within
 this process two claims are never given one address; no API call is made under a lock.
+
+Without leader election other controllers may act at once, and the name is no lock between
+the two kinds (a Metal3 and a Cluster API IPAddress are objects of two resources) nor
+between pools whose ranges overlap (they name an address differently). Then the address's
+Lease (:mod:`ipam.kube.address_lock`) is taken before step 1 and given back after step 2,
+and under it the IPAddresses that could hold the address under another name are read: if
+one does, the address is taken. A Lease held by someone else means "taken for now".
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any
 
 from ipam.core import allocate, errors, ledger, names, view
 from ipam.handlers import context, state
-from ipam.kube import bodies, client, resources
+from ipam.kube import address_lock, bodies, client, resources
 
 logger = logging.getLogger("ipam.allocation")
 
@@ -58,6 +65,25 @@ class Deferred:
 
 
 Outcome = Bound | Failed | Deferred
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """Another controller holds the address's lock: taken for now."""
+
+    holder: str
+    retry_in: float
+
+
+@dataclass
+class _Locked:
+    """The address lock this allocation holds, and whether it may be given back."""
+
+    locks: address_lock.Locks
+    held: address_lock.Held
+    unsure: bool = False
+    """A create was sent under it and its outcome is unknown (no answer, a server error):
+    the object may still land, so the Lease is given back only once it has expired."""
 
 
 def _blocked(pool_state: state.PoolState, clashing: list[state.PoolState]) -> list[ledger.Holding]:
@@ -98,6 +124,7 @@ async def create(
     """Choose an address (``wanted``, if given) and make it the claim's."""
     request = allocate.ClaimRequest(claim.key, wanted or claim.requested)
     outsiders: list[ledger.Holding] = []
+    busy: _Busy | None = None
     for _ in range(NAME_CLASH_ATTEMPTS):
         pool = pool_state.record
         if pool is None:
@@ -108,6 +135,11 @@ async def create(
             try:
                 decision = allocate.allocate(pool.pool, seen, request, deleting=pool.meta.deleting)
             except errors.IPAMError as err:
+                if busy is not None and isinstance(err, errors.PoolExhausted):
+                    return Deferred(
+                        f"the last free addresses are being given out by {busy.holder}",
+                        retry_in=busy.retry_in,
+                    )
                 return Failed(err)
             reserved = ledger.Holding(decision.details.address, claim.key, decision.object_name)
             pool_state.reserve(reserved)
@@ -116,7 +148,16 @@ async def create(
         except BaseException:
             pool_state.unreserve(reserved)
             raise
-        if outcome is not None:
+        if isinstance(outcome, _Busy):
+            pool_state.unreserve(reserved)
+            if _specific(pool, request, decision):
+                return Deferred(
+                    f"its address {decision.details.address} is being given out by "
+                    f"{outcome.holder}",
+                    retry_in=outcome.retry_in,
+                )
+            busy = outcome
+        elif outcome is not None:
             if not isinstance(outcome, Bound):
                 pool_state.unreserve(reserved)
             return outcome
@@ -125,6 +166,18 @@ async def create(
             view.outsider(decision.details.address, "?", claim.key, decision.object_name)
         )
     return Deferred("the IPAddress names kept clashing", retry_in=5.0)
+
+
+def _specific(
+    pool: bodies.PoolRecord, request: allocate.ClaimRequest, decision: allocate.Allocation
+) -> bool:
+    """Whether the claim can have only this address (it holds it, asks for it, or has it
+    pre-allocated): then a locked address is waited for, not replaced."""
+    return (
+        decision.rebound
+        or bool(request.requested)
+        or request.claim.name in pool.pool.pre_allocations
+    )
 
 
 def _view_for(
@@ -159,6 +212,110 @@ async def _make(
     pool: bodies.PoolRecord,
     decision: allocate.Allocation,
     reserved: ledger.Holding,
+) -> Outcome | _Busy | None:
+    """Record, then create (under the address lock, if one is taken); None when the address
+    was taken by someone else (try the next), :class:`_Busy` when it is locked."""
+    if ctx.locks is None:
+        return await _record_and_create(ctx, claim, pool_state, pool, decision, reserved, None)
+    address = decision.details.address
+    held = await ctx.locks.acquire(pool.meta.namespace, address, claim.meta.uid)
+    if isinstance(held, address_lock.Busy):
+        logger.info(
+            "%s %s/%s: address %s of IPPool %s is being given out by %s (lock %s): taken for now.",
+            claim.flavour.claim.kind,
+            claim.meta.namespace,
+            claim.meta.name,
+            address,
+            pool.meta.name,
+            held.holder,
+            held.name,
+        )
+        return _Busy(held.holder, held.retry_in)
+    locked = _Locked(ctx.locks, held)
+    try:
+        if await _held_elsewhere(ctx, claim, pool_state, pool, decision, reserved):
+            return None
+        return await _record_and_create(ctx, claim, pool_state, pool, decision, reserved, locked)
+    finally:
+        if locked.unsure:
+            logger.warning(
+                "%s %s/%s: no sure answer to creating IPAddress %s; its lock %s/%s is given "
+                "back only when it expires (%.0fs), so nobody else makes that address while "
+                "the create may still land.",
+                claim.flavour.claim.kind,
+                claim.meta.namespace,
+                claim.meta.name,
+                decision.object_name,
+                locked.locks.namespace,
+                held.name,
+                locked.locks.duration,
+            )
+            locked.locks.release_when_expired(held)
+        else:
+            await locked.locks.release(held)
+
+
+async def _held_elsewhere(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+    decision: allocate.Allocation,
+    reserved: ledger.Holding,
+) -> bool:
+    """Whether an IPAddress whose name would not clash with ours holds the address: the
+    other kind's of this name, or either kind's of a pool whose ranges overlap this one.
+
+    A plain GET is a consistent read: an object made by whoever held the lock before us is
+    seen, even when our watch has not brought it yet. Found, it goes into the ledger.
+    """
+    address = decision.details.address
+    places = [(pool.meta.name, pool.name_prefix, _other_flavour(claim.flavour))]
+    for other_pool in ctx.registry.overlapping(pool_state):
+        other = other_pool.record
+        if other is not None and other.pool.contains(address):
+            places += [
+                (other.meta.name, other.name_prefix, flavour)
+                for flavour in resources.FLAVOURS.values()
+            ]
+    for pool_name, name_prefix, flavour in places:
+        object_name = names.address_object_name(name_prefix, address)
+        found = await ctx.api.get(flavour.address, pool.meta.namespace, object_name)
+        if found is None:
+            continue
+        record = bodies.address_record(flavour, found)
+        if record.pool_name != pool_name or record.address != bodies.canonical_ip(address):
+            continue
+        logger.info(
+            "%s %s/%s: %s %s already holds %s (IPPool %s, %s %r): taking the next one.",
+            claim.flavour.claim.kind,
+            claim.meta.namespace,
+            claim.meta.name,
+            flavour.address,
+            object_name,
+            record.address,
+            pool_name,
+            flavour.claim.kind,
+            record.claim_name,
+        )
+        pool_state.unreserve(reserved)
+        ctx.registry.observe_address(bodies.address_fact(record))
+        return True
+    return False
+
+
+def _other_flavour(flavour: resources.Flavour) -> resources.Flavour:
+    return resources.CAPI if flavour.kind == "metal3" else resources.METAL3
+
+
+async def _record_and_create(
+    ctx: context.Context,
+    claim: bodies.ClaimRecord,
+    pool_state: state.PoolState,
+    pool: bodies.PoolRecord,
+    decision: allocate.Allocation,
+    reserved: ledger.Holding,
+    locked: _Locked | None,
 ) -> Outcome | None:
     """Record, then create; None when the name was taken by someone else (try the next)."""
     address = decision.details.address
@@ -167,12 +324,28 @@ async def _make(
         return Deferred("the claim is gone or being deleted")
     flavour = claim.flavour
     body = bodies.address_body(pool, fresh, decision.details, decision.object_name)
+    if locked is not None:
+        if not locked.locks.in_time(locked.held):
+            logger.warning(
+                "%s %s/%s: the lock of %s was taken too long ago to make its IPAddress "
+                "safely under it (the API server is slow); trying again.",
+                flavour.claim.kind,
+                claim.meta.namespace,
+                claim.meta.name,
+                address,
+            )
+            return Deferred("the address lock was held too long", retry_in=1.0)
+        locked.unsure = True
     try:
         result = await ctx.api.create(flavour.address, pool.meta.namespace, body)
     except client.KubeError as err:
+        if locked is not None:
+            locked.unsure = _transient(err) and err.status != 429
         if _transient(err):
             raise
         return Failed(errors.CreateFailed(), detail=str(err))
+    if locked is not None:
+        locked.unsure = False
     if isinstance(result, client.Created):
         ctx.registry.observe_address(
             bodies.address_fact(bodies.address_record(flavour, result.body))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ipam.handlers import metrics, state, workqueue
+from ipam.kube import address_lock, bodies, events, resources
 from ipam.kube import api as kube_api
-from ipam.kube import bodies, events, resources
 
 logger = logging.getLogger("ipam")
 
@@ -73,6 +73,10 @@ class Context:
     options: Options = Options()
     clusters_served: bool = True
     """Whether the API server serves Cluster API Clusters at all."""
+    locks: address_lock.Locks | None = None
+    """Per-address Leases taken before an IPAddress is made, when other controllers may act
+    at once (leader election off) and both IPAddress kinds are served; None otherwise: a
+    single leader needs no lock across kinds, and pays nothing for it."""
     claims: workqueue.WorkQueue[ClaimRef] = field(init=False)
     pools: workqueue.WorkQueue[PoolRef] = field(init=False)
     addresses: workqueue.WorkQueue[AddressRef] = field(init=False)
@@ -123,6 +127,8 @@ class Context:
     def shutdown(self) -> None:
         for queue in (self.claims, self.pools, self.addresses):
             queue.shutdown()
+        if self.locks is not None:
+            self.locks.close()
 
     # --- events ----------------------------------------------------------------------------
 

@@ -126,11 +126,14 @@ async def _record_held(ctx: context.Context, pool_state: state.PoolState, held: 
 
 
 def _duplicates(registry: state.Registry, pool_state: state.PoolState) -> list[str]:
+    """Every address held twice, in words that do not depend on which holder was seen
+    first: two instances that both see it then write one status, not two in turn."""
     found = [
         f"{first.address} held by {first.claim.kind} claim {first.claim.name} "
         f"and {other.claim.kind} claim {other.claim.name}"
-        for first, other in pool_state.book.conflicts()
-        if first.identity in pool_state.facts and other.identity in pool_state.facts
+        for pair in pool_state.book.conflicts()
+        if all(holding.identity in pool_state.facts for holding in pair)
+        for first, other in [sorted(pair, key=lambda h: (h.claim.kind, h.claim.name))]
     ]
     for other_state in registry.overlapping(pool_state):
         for fact in pool_state.facts.values():

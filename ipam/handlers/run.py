@@ -35,7 +35,7 @@ from ipam.handlers import (
     state,
     webhook_server,
 )
-from ipam.kube import client, connection, events, leader, resources
+from ipam.kube import address_lock, client, connection, events, leader, resources
 
 logger = logging.getLogger("ipam")
 
@@ -331,6 +331,7 @@ async def _operate(
         metrics=registry_metrics,
         options=options.tuning,
         clusters_served=resources.CLUSTER not in missing,
+        locks=_address_locks(api, options, missing, identity),
     )
     namespaces = list(options.namespaces)
     try:
@@ -398,6 +399,22 @@ async def _operate(
             await asyncio.wait_for(operator_task, timeout=10)
         await ctx.recorder.stop()
         _on_signals(stop)  # take the signals back from the stopped watches
+
+
+def _address_locks(
+    api: client.Client, options: RunOptions, missing: set[resources.Resource], identity: str
+) -> address_lock.Locks | None:
+    """Address Leases when other instances may act at once and both IPAddress kinds exist."""
+    if options.leader_election:
+        return None  # one leader: the pool's in-process lock covers both kinds
+    if resources.CAPI_IPADDRESS in missing:
+        return None  # one IPAddress kind: its object name is the lock
+    logger.info(
+        "Without leader election other instances may act at once: every new address is made "
+        "under its Lease in %s (ipam-address.<namespace>.<pool>.<address>).",
+        options.leader_election_namespace,
+    )
+    return address_lock.Locks(api, options.leader_election_namespace, identity)
 
 
 async def _wait(event: asyncio.Event) -> None:

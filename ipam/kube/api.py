@@ -31,7 +31,17 @@ class Api(Protocol):
     ) -> CreateResult: ...
 
     async def delete(
-        self, resource: Resource, namespace: str, name: str, *, uid: str | None = None
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        *,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> Body | None: ...
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
     ) -> Body | None: ...
 
     async def patch(

@@ -323,16 +323,25 @@ class Client:
         return Created(created)
 
     async def delete(
-        self, resource: Resource, namespace: str, name: str, *, uid: str | None = None
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        *,
+        uid: str | None = None,
+        resource_version: str | None = None,
     ) -> Body | None:
-        """Delete (only that incarnation, if ``uid`` is given).
+        """Delete (only that incarnation, if ``uid`` is given; only that version of it, if
+        ``resource_version`` is).
 
         Returns the object as the server answered (with ``deletionTimestamp`` while
-        finalizers hold it), or None when it was already gone (or is a newer incarnation).
+        finalizers hold it), or None when it was already gone (or is a newer incarnation, or
+        has changed since that version).
         """
         options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if uid or resource_version:
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         try:
             body = await self._send(
                 f"delete {resource} {namespace}/{name}",
@@ -343,8 +352,8 @@ class Client:
         except KubeError as err:
             if err.status == 404:
                 return None
-            if err.status == 409 and uid:  # a newer object of that name: not ours to delete
-                return None
+            if err.status == 409 and (uid or resource_version):
+                return None  # a newer object of that name, or changed: not ours to delete
             raise
         return body
 

@@ -63,6 +63,29 @@ def test_service_account_is_refused_what_the_controller_does_not_need(
     )
 
 
+@pytest.mark.parametrize("verb", ["get", "create", "update", "delete"])
+def test_service_account_may_handle_leases_only_in_its_own_namespace(
+    sa_kubeconfig: Path, namespace: str, verb: str
+) -> None:
+    """The leader's Lease and, without leader election, the address Leases (deleted once
+    their address exists) live in the controller's namespace, and nowhere else."""
+
+    def may(ns: str) -> str:
+        return run_kubectl(
+            sa_kubeconfig,
+            "auth",
+            "can-i",
+            verb,
+            "leases.coordination.k8s.io",
+            "-n",
+            ns,
+            check=False,
+        ).stdout.strip()
+
+    assert may("metal3-ipam-system") == "yes"
+    assert may(namespace) == "no"
+
+
 def test_service_account_request_beyond_rbac_is_rejected_by_the_api_server(
     sa_kubeconfig: Path, namespace: str
 ) -> None:

@@ -2,7 +2,8 @@
 
 The controller runs under its shipped ServiceAccount through everything it does (pools
 with and without a Cluster, claims of both kinds bound and released, an orphan released, a
-Cluster paused and unpaused, a pool deleted, the Lease), with its admission webhook
+Cluster paused and unpaused, a pool deleted, the Lease; then, restarted without leader
+election, claims of both kinds bound under their address Leases), with its admission webhook
 registered and judging every pool, claim and address applied (the reads it makes for that
 are the ServiceAccount's too), while the API server writes an audit log. Then every request of the ServiceAccount is compared with the grants: a verb
 the RBAC grants but the controller never used fails, and so does a request refused (403).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,37 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
     )
 
 
+def without_leader_election(
+    cp: ControlPlane, runner: ControllerRunner, register: Callable[[], None]
+) -> None:
+    """Restarted with --no-leader-election, each new address is made under a Lease of its
+    own in the controller's namespace: created, then deleted. The restarted webhook signs
+    with a new certificate, so it is registered again."""
+    runner.restart([*runner.extra_args, "--no-leader-election"])
+    assert runner.wait_for_log(
+        "Controller running", timeout=60, after="Leader election is disabled"
+    ), runner.log_tail(50)
+    wait_for("the webhook to listen", lambda: webhook.serving(runner.health_port))
+    register()
+    apply_all(
+        cp,
+        [
+            pool("alone", "10.64.0.0/24"),
+            claim("IPClaim", "m2", "alone"),
+            claim("IPAddressClaim", "k2", "alone"),
+        ],
+    )
+    wait_for(
+        "the claims bound without leader election",
+        lambda: (
+            bound(cp, "ipclaims.ipam.metal3.io", "m2")
+            and bound(cp, "ipaddressclaims.ipam.cluster.x-k8s.io", "k2")
+        ),
+        timeout=120,
+    )
+    assert runner.wait_for_log("made under its Lease", timeout=5), runner.log_tail(50)
+
+
 def pool(name: str, subnet: str, cluster: str = "") -> dict[str, Any]:
     spec: dict[str, Any] = {"namePrefix": name, "pools": [{"subnet": subnet}], "prefix": 24}
     if cluster:
@@ -257,8 +289,15 @@ def test_the_controller_uses_every_verb_its_rbac_grants_and_no_other(
     try:
         assert runner.wait_for_log("Controller running", timeout=60), runner.log_tail(50)
         wait_for("the webhook to listen", lambda: webhook.serving(runner.health_port))
-        webhook.register(audited, webhook.configuration(configuration, port, ca_file.read_bytes()))
+
+        def register() -> None:
+            webhook.register(
+                audited, webhook.configuration(configuration, port, ca_file.read_bytes())
+            )
+
+        register()
         workload(audited, runner)
+        without_leader_election(audited, runner, register)
     finally:
         webhook.unregister(audited, configuration)
         runner.stop()

@@ -93,9 +93,13 @@ def test_cluster_role_grants_nothing_beyond_the_list() -> None:
 
 
 def test_leader_election_lives_in_a_role_in_the_controller_namespace_only() -> None:
+    """Leases only: the leader's, and without leader election the address Leases, which
+    are deleted once their address exists."""
     role = one("Role")
     assert role["metadata"]["namespace"] == NAMESPACE
-    assert grants(role) == {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
+    assert grants(role) == {
+        ("coordination.k8s.io", "leases"): {"get", "create", "update", "delete"}
+    }
     assert not any(r == "leases" for _, r in grants(one("ClusterRole")))
 
 

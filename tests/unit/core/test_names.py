@@ -31,6 +31,36 @@ def test_two_families_can_print_the_same_name() -> None:
     assert names.address_object_name("a", "1.2.3.4") == names.address_object_name("a", "1:2:3:4::")
 
 
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        pytest.param("10.0.0.1", "ipam-address.ns.10-0-0-1", id="ipv4-dashed"),
+        pytest.param(
+            "fd00::1", "ipam-address.ns.fd00-0000-0000-0000-0000-0000-0000-0001", id="ipv6-groups"
+        ),
+        pytest.param(
+            "FD00:0::0001",
+            "ipam-address.ns.fd00-0000-0000-0000-0000-0000-0000-0001",
+            id="any-spelling-one-name",
+        ),
+        pytest.param("::ffff:a00:1", "ipam-address.ns.10-0-0-1", id="ipv4-mapped"),
+    ],
+)
+def test_an_address_lock_is_named_for_namespace_and_address(address: str, expected: str) -> None:
+    assert names.address_lock_name("ns", address) == expected
+
+
+def test_addresses_that_print_alike_in_object_names_get_locks_of_their_own() -> None:
+    """``::1`` and ``1::`` are both cut to ``1`` at the edges of a label; locks never are."""
+    locks = {names.address_lock_name("ns", a) for a in ("::1", "1::", "::", "1.2.3.4")}
+    assert len(locks) == 4
+    assert all(names.is_object_name(lock) for lock in locks)
+
+
+def test_a_lock_name_fits_an_object_name_for_the_longest_namespace() -> None:
+    assert names.is_object_name(names.address_lock_name("n" * 63, "fd00::1"))
+
+
 def pool_map(**specs: dict[str, Any]) -> dict[str, pools.Pool]:
     return {name: pools.Pool.from_spec(spec) for name, spec in specs.items()}
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ipam.handlers import addresses, claims, context, metrics, pools, state, watching, workqueue
-from ipam.kube import events, resources
-from tests.unit.handlers.fakeapi import FakeApi
+from ipam.kube import address_lock, events, resources
+from tests.unit.handlers.fakeapi import FakeApi, WatchEvent
 
 FAST = context.Options(
     rebind_grace=0.0,
@@ -20,25 +21,57 @@ IPCLAIM = resources.IPCLAIM
 CAPI_CLAIM = resources.CAPI_IPADDRESSCLAIM
 M3_ADDRESS = resources.METAL3_IPADDRESS
 CAPI_ADDRESS = resources.CAPI_IPADDRESS
+LEASE = resources.LEASE
+LOCK_NAMESPACE = "metal3-ipam-system"
+Take = Callable[[], list[WatchEvent]]
+"""Where a controller's watch events come from (default: all of the fake server's)."""
 
 
-def controller(api: FakeApi, options: context.Options = FAST) -> context.Context:
-    """A controller on ``api`` (call inside a running event loop: its Event poster starts)."""
+def controller(
+    api: FakeApi,
+    options: context.Options = FAST,
+    *,
+    locks: bool = False,
+    identity: str = "test",
+) -> context.Context:
+    """A controller on ``api`` (call inside a running event loop: its Event poster starts).
+
+    ``locks``: as without leader election, every IPAddress is made under its address Lease.
+    """
     ctx = context.Context(
         api=api,
         registry=state.Registry(),
-        recorder=events.Recorder(api, instance="test"),  # type: ignore[arg-type]
+        recorder=events.Recorder(api, instance=identity),  # type: ignore[arg-type]
         metrics=metrics.Metrics(),
         options=options,
+        locks=address_lock.Locks(api, LOCK_NAMESPACE, identity) if locks else None,
     )
     ctx.recorder.start()
     return ctx
 
 
-async def deliver(ctx: context.Context, api: FakeApi) -> int:
+class Feed:
+    """One server's watch stream for several controllers: each takes its own copy of it."""
+
+    def __init__(self, api: FakeApi, controllers: int) -> None:
+        self.api = api
+        self.backlogs: list[list[WatchEvent]] = [[] for _ in range(controllers)]
+
+    def taker(self, index: int) -> Take:
+        def take() -> list[WatchEvent]:
+            fresh = self.api.take_events()
+            for backlog in self.backlogs:
+                backlog.extend(fresh)
+            mine, self.backlogs[index] = self.backlogs[index], []
+            return mine
+
+        return take
+
+
+async def deliver(ctx: context.Context, api: FakeApi, take: Take | None = None) -> int:
     """Feed every watch event so far to the handlers, as Kopf would; returns how many."""
     delivered = 0
-    for event in api.take_events():
+    for event in (take or api.take_events)():
         delivered += 1
         resource, body = event.resource, event.body
         if resource in (resources.METAL3_IPADDRESS, resources.CAPI_IPADDRESS):
@@ -54,7 +87,9 @@ async def deliver(ctx: context.Context, api: FakeApi) -> int:
     return delivered
 
 
-async def settle(ctx: context.Context, api: FakeApi, *, rounds: int = 200) -> None:
+async def settle(
+    ctx: context.Context, api: FakeApi, *, rounds: int = 200, take: Take | None = None
+) -> None:
     """Deliver events and reconcile queued keys until nothing is left to do now."""
     plan: list[tuple[workqueue.WorkQueue[Any], Any]] = [
         (ctx.pools, pools.reconcile),
@@ -62,7 +97,7 @@ async def settle(ctx: context.Context, api: FakeApi, *, rounds: int = 200) -> No
         (ctx.claims, claims.reconcile),
     ]
     for _ in range(rounds):
-        busy = await deliver(ctx, api)
+        busy = await deliver(ctx, api, take)
         for queue, reconcile in plan:
             while len(queue):
                 busy += 1
@@ -73,7 +108,7 @@ async def settle(ctx: context.Context, api: FakeApi, *, rounds: int = 200) -> No
                         queue.add(key)
                 finally:
                     queue.done(key)
-                await deliver(ctx, api)
+                await deliver(ctx, api, take)
         if not busy:
             await ctx.recorder.queue.join()
             return

@@ -113,11 +113,48 @@ class FakeApi:
         return client.Created(copy.deepcopy(stored))
 
     async def delete(
-        self, resource: Resource, namespace: str, name: str, *, uid: str | None = None
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        *,
+        uid: str | None = None,
+        resource_version: str | None = None,
     ) -> client.Body | None:
+        current = self.objects.get(self._key(resource, namespace, name))
+        if (
+            resource_version
+            and current is not None
+            and current["metadata"]["resourceVersion"] != resource_version
+        ):
+            return None  # the server answers 409, which the client reads as "not ours"
         body = self._delete(resource, namespace, name, uid)
         await self._written("delete", resource, namespace, name)
         return body
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> client.Body | None:
+        key = self._key(resource, namespace, name)
+        current = self.objects.get(key)
+        if current is None:
+            return None
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise client.Conflict("the object has been modified", status=409)
+        updated = copy.deepcopy(dict(body))
+        updated["metadata"] = {
+            **updated.get("metadata", {}),
+            **{
+                k: current["metadata"][k]
+                for k in ("uid", "namespace", "name", "creationTimestamp")
+                if k in current["metadata"]
+            },
+        }
+        self._replace(resource, key, updated)
+        await self._written("update", resource, namespace, name)
+        stored = self.objects.get(key)
+        return copy.deepcopy(stored) if stored is not None else None
 
     async def patch(
         self,
