@@ -14,7 +14,7 @@ RELEASE_DIR ?= out
 PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
-	deploy undeploy deploy-examples release-manifests peers conformance clean
+	deploy undeploy deploy-examples release-manifests peers conformance clean bench-memory
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
 	$(PY) bench/cluster_bench.py $(BENCH_ARGS)
 	$(PY) bench/controller_bench.py $(BENCH_ARGS)
+
+bench-memory: venv tools ## Controller RSS idle, at 10,000 bound claims and after release; release rate; restart
+	$(PY) bench/memory_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios $(PYTEST_ARGS)

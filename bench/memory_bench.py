@@ -1,0 +1,293 @@
+"""Controller memory, release throughput and restart time at one pool's scale.
+
+One control plane, one controller process under its RBAC, one pool. The controller's
+resident memory (``VmRSS`` of ``/proc/<pid>/status``) is read idle, with N claims bound,
+right after all of them are deleted and released, and again a while later. Beside it:
+claims bound per second while they are created, claims released per second once they are
+all deleted at once, and, for a restarted controller on the pool with N held addresses,
+the time from its start to a new claim bound, against the time one List of those
+addresses takes from Python (the goal: within twice that List).
+
+``--trace DIR`` runs the controller under tracemalloc and writes a snapshot at each
+measurement point, then prints where the memory held with N claims bound was allocated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import re
+import ssl
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cluster_bench import create_many, ssl_context
+from e2e.controller import ControllerRunner
+from e2e.controlplane import ControlPlane
+
+GROUP = "/apis/ipam.metal3.io/v1alpha1"
+SETTLE = 10.0
+"""Seconds given to the controller to finish trailing work before a memory reading."""
+
+TRACED = """
+import os, runpy, signal, sys, tracemalloc
+import ipam.cli, ipam.cli.run, ipam.handlers.run, kopf  # imported untraced: only what runs counts
+tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "4")))
+def _dump(signum, frame):
+    path = os.environ["BENCH_TRACE_FILE"]
+    tracemalloc.take_snapshot().dump(path + ".tmp")
+    os.replace(path + ".tmp", path)
+signal.signal(signal.SIGUSR1, _dump)
+sys.argv = ["ipam", *sys.argv[1:]]
+runpy.run_module("ipam", run_name="__main__", alter_sys=True)
+"""
+"""The controller's own entry point under tracemalloc; SIGUSR1 writes a snapshot."""
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (KiB)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.M)
+    if not found:
+        raise RuntimeError(f"no VmRSS for {pid}")
+    return int(found.group(1))
+
+
+def metric(runner: ControllerRunner, name: str) -> int:
+    url = f"http://127.0.0.1:{runner.metrics_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0
+    found = re.search(rf'^{name}_total\{{kind="metal3"\}} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def claim_bodies(namespace: str, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPClaim",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"pool": {"name": "bench"}},
+        }
+        for name in names
+    ]
+
+
+async def timed_list(cp: ControlPlane, path: str, page: int = 500) -> tuple[int, float]:
+    """Items and seconds of one paged List, as a client reads it (JSON parsed)."""
+    context: ssl.SSLContext = ssl_context(cp)
+    count = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        started = time.perf_counter()
+        token = ""
+        while True:
+            url = f"{cp.server}{path}?limit={page}" + (f"&continue={token}" if token else "")
+            async with session.get(url) as resp:
+                listed = json.loads(await resp.read())
+            count += len(listed["items"])
+            token = listed["metadata"].get("continue", "")
+            if not token:
+                return count, time.perf_counter() - started
+
+
+async def delete_collection(cp: ControlPlane, path: str) -> None:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(cp))) as session,
+        session.delete(f"{cp.server}{path}", timeout=aiohttp.ClientTimeout(total=600)) as resp,
+    ):
+        if resp.status != 200:
+            raise RuntimeError(f"DELETE {path}: {resp.status} {await resp.text()}")
+
+
+def wait_metric(runner: ControllerRunner, name: str, target: int, limit: float) -> float:
+    """Seconds until the controller's counter ``name`` reaches ``target``."""
+    started = time.perf_counter()
+    while (done := metric(runner, name)) < target:
+        if time.perf_counter() - started > limit or not runner.running:
+            raise RuntimeError(f"{name}: only {done} of {target}:\n{runner.log_tail(40)}")
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def count(cp: ControlPlane, path: str) -> int:
+    return asyncio.run(timed_list(cp, path))[0]
+
+
+class Traced:
+    """Snapshots of the controller's allocations, one per measurement point."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.file = directory / "current.snapshot" if directory else None
+
+    def environment(self) -> dict[str, str]:
+        return {"BENCH_TRACE_FILE": str(self.file)} if self.file else {}
+
+    def take(self, pid: int, label: str) -> None:
+        if self.file is None or self.directory is None:
+            return
+        self.file.unlink(missing_ok=True)
+        os.kill(pid, 10)  # SIGUSR1
+        deadline = time.monotonic() + 300
+        while not self.file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no tracemalloc snapshot came")
+            time.sleep(0.5)
+        self.file.rename(self.directory / f"{label}.snapshot")
+
+    def report(self, before: str, after: str, top: int = 25) -> None:
+        if self.directory is None:
+            return
+        old = tracemalloc.Snapshot.load(str(self.directory / f"{before}.snapshot"))
+        new = tracemalloc.Snapshot.load(str(self.directory / f"{after}.snapshot"))
+        skip = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        old, new = old.filter_traces(skip), new.filter_traces(skip)
+        print(f"\nAllocations held at {after!r} and not at {before!r}, by line:")
+        for stat in new.compare_to(old, "lineno")[:top]:
+            print(f"  {stat}")
+        print(f"\nThe same, by traceback (top {top // 3}):")
+        for stat in new.compare_to(old, "traceback")[: top // 3]:
+            print(f"  {stat.size_diff / 1024:,.0f} KiB in {stat.count_diff:+,} blocks")
+            for line in stat.traceback.format()[-12:]:
+                print(f"      {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--later", type=float, default=60.0, help="seconds of the last wait")
+    parser.add_argument("--trace", type=Path, help="tracemalloc snapshots into this directory")
+    parser.add_argument("--controller-args", default="", help="extra flags, space-separated")
+    args = parser.parse_args()
+    n: int = args.claims
+    traced = Traced(args.trace)
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
+
+    with ControlPlane("bench-memory") as cp, tempfile.TemporaryDirectory() as tmp:
+        namespace = "bench-memory"
+        cp.kubectl("create", "namespace", namespace)
+        cp.apply(
+            "apiVersion: ipam.metal3.io/v1alpha1\nkind: IPPool\n"
+            f"metadata: {{name: bench, namespace: {namespace}}}\n"
+            "spec: {namePrefix: bench, pools: [{subnet: 10.0.0.0/8}], prefix: 8}\n"
+        )
+        claims_path = f"{GROUP}/namespaces/{namespace}/ipclaims"
+        addresses_path = f"{GROUP}/namespaces/{namespace}/ipaddresses"
+        extra = args.controller_args.split()
+        runner = ControllerRunner(cp, Path(tmp), name="memory", extra_args=extra)
+        if args.trace:
+            argv = runner.argv
+            runner.command = [sys.executable, "-c", TRACED, *argv[3:]]
+            os.environ.update(traced.environment())
+
+        def start() -> tuple[int, float]:
+            runner.start()
+            started = time.perf_counter()
+            if not runner.wait_for_log("Controller running", timeout=300):
+                raise RuntimeError(f"the controller did not start:\n{runner.log_tail(40)}")
+            pid = runner._process.pid if runner._process else None
+            assert pid is not None
+            return pid, started
+
+        pid, _ = start()
+        time.sleep(SETTLE)
+        gc.collect()
+        rows: list[tuple[str, str]] = []
+        idle = rss_kib(pid)
+        traced.take(pid, "idle")
+
+        created = time.perf_counter()
+        names = [f"claim-{i}" for i in range(n)]
+        asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, names), args.concurrency))
+        wait_metric(runner, "ipam_allocations", n, max(600.0, n / 2))
+        bind_seconds = time.perf_counter() - created
+        time.sleep(SETTLE)
+        bound = rss_kib(pid)
+        traced.take(pid, "bound")
+
+        # A restart on a pool with n held addresses: one List of them, then a new claim
+        # created while the controller is down, bound after its start.
+        held, list_seconds = asyncio.run(timed_list(cp, addresses_path))
+        runner.stop()
+        asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, ["claim-new"]), 1))
+        pid, restarted = start()
+        process_started = restarted
+        wait_metric(runner, "ipam_allocations", 1, 300)
+        restart_seconds = time.perf_counter() - process_started
+        tail = runner.log_tail(400)
+        tail = tail[tail.rfind("--- ") :]
+        restart_log = [
+            line
+            for line in tail.splitlines()
+            if re.search(r"start:|answers|Leader|leader|Lease|Read \d+|running|allocated", line)
+        ][:12]
+        time.sleep(SETTLE)
+        restarted_rss = rss_kib(pid)
+
+        deleted = time.perf_counter()
+        asyncio.run(delete_collection(cp, claims_path))
+        wait_metric(runner, "ipam_releases", n + 1, max(600.0, n / 2))
+        release_seconds = time.perf_counter() - deleted
+        while count(cp, claims_path):
+            if time.perf_counter() - deleted > max(900.0, n):
+                raise RuntimeError("claims still exist")
+            time.sleep(1)
+        gone_seconds = time.perf_counter() - deleted
+        left = count(cp, addresses_path)
+        time.sleep(SETTLE)
+        after = rss_kib(pid)
+        traced.take(pid, "deleted")
+        time.sleep(args.later)
+        later = rss_kib(pid)
+        runner.stop()
+        load = Path("/proc/loadavg").read_text().split()[:3]
+
+        per_claim = (bound - idle) * 1024 / n
+        rows += [
+            ("RSS idle (KiB)", f"{idle:,}"),
+            (f"RSS with {n:,} claims bound (KiB)", f"{bound:,}"),
+            ("  RSS per bound claim (bytes; goal <= 4096)", f"{per_claim:,.0f}"),
+            (f"RSS after a restart, {n + 1:,} held (KiB)", f"{restarted_rss:,}"),
+            ("  per held address over idle (bytes)", f"{(restarted_rss - idle) * 1024 / n:,.0f}"),
+            ("RSS right after all are released (KiB)", f"{after:,}"),
+            (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
+            (f"claims bound/s ({n:,} created, 32 in flight)", f"{n / bind_seconds:,.0f}"),
+            (
+                "claims released/s (one delete of the collection)",
+                f"{(n + 1) / release_seconds:,.0f}",
+            ),
+            ("  seconds until every claim object is gone", f"{gone_seconds:,.1f}"),
+            ("  IPAddresses left after", f"{left:,}"),
+            (f"one List of {held:,} IPAddresses from Python (s)", f"{list_seconds:.2f}"),
+            ("restart: process start to a new claim bound (s)", f"{restart_seconds:.2f}"),
+            ("  ratio to one List (goal <= 2)", f"{restart_seconds / list_seconds:.2f}"),
+            ("load average at the end (1, 5, 15 min)", " ".join(load)),
+        ]
+        print(f"\nController memory and release benchmark ({n:,} IPClaims on one pool)")
+        for label, value in rows:
+            print(f"  {label:<56} {value:>14}")
+        for line in restart_log:
+            print(f"  restart log: {line[:150]}")
+        traced.report("idle", "bound")
+        traced.report("idle", "deleted", top=10)
+
+
+if __name__ == "__main__":
+    main()
