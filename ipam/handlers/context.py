@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ipam.core import status
 from ipam.handlers import metrics, state, workqueue
 from ipam.kube import api as kube_api
 from ipam.kube import bodies, events, resources
@@ -52,6 +53,8 @@ class Options:
     """Longest wait, for a pool whose recorded holdings have not all arrived, before it
     serves claims that hold nothing."""
     status_delay: float = 0.5
+    indexes_limit: int = status.INDEXES_LIMIT
+    """Most claims a pool's ``status.indexes`` lists (past it, the field is left out)."""
     """Seconds to gather changes before one pool status write."""
     concurrency: int = 64
     """Claims reconciled at once."""
