@@ -50,6 +50,30 @@ def _dump(signum, frame):
     tracemalloc.take_snapshot().dump(path + ".tmp")
     os.replace(path + ".tmp", path)
 signal.signal(signal.SIGUSR1, _dump)
+def _census(signum, frame):
+    import collections, gc
+    gc.collect()
+    objects = gc.get_objects()
+    kinds = collections.Counter(type(o).__name__ for o in objects)
+    bodies = [o for o in objects if isinstance(o, dict) and "metadata" in o and "apiVersion" in o]
+    holders = collections.Counter()
+    for body in bodies[:: max(1, len(bodies) // 200)]:
+        for ref in gc.get_referrers(body):
+            if ref is objects or ref is bodies:
+                continue
+            what = type(ref).__name__
+            if isinstance(ref, dict):
+                what += ":" + ",".join(sorted(map(str, list(ref)[:4])))
+            elif hasattr(ref, "f_code"):
+                what += ":" + ref.f_code.co_name
+            holders[what] += 1
+    with open(os.environ["BENCH_TRACE_FILE"] + ".census", "w") as out:
+        out.write(f"{len(bodies)} bodies ({collections.Counter(b.get('kind') for b in bodies)})\n")
+        for what, n in holders.most_common(15):
+            out.write(f"  held by {what}: {n}\n")
+        for what, n in kinds.most_common(25):
+            out.write(f"{what} {n}\n")
+signal.signal(signal.SIGUSR2, _census)
 sys.argv = ["ipam", *sys.argv[1:]]
 runpy.run_module("ipam", run_name="__main__", alter_sys=True)
 """
@@ -105,13 +129,22 @@ async def timed_list(cp: ControlPlane, path: str, page: int = 500) -> tuple[int,
                 return count, time.perf_counter() - started
 
 
-async def delete_collection(cp: ControlPlane, path: str) -> None:
-    async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(cp))) as session,
-        session.delete(f"{cp.server}{path}", timeout=aiohttp.ClientTimeout(total=600)) as resp,
-    ):
-        if resp.status != 200:
-            raise RuntimeError(f"DELETE {path}: {resp.status} {await resp.text()}")
+async def delete_all(cp: ControlPlane, path: str, names: list[str], concurrency: int) -> None:
+    """DELETE each object, ``concurrency`` requests in flight (as ``kubectl delete`` would)."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for name in names:
+        queue.put_nowait(name)
+    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            name = queue.get_nowait()
+            async with session.delete(f"{cp.server}{path}/{name}") as resp:
+                if resp.status not in (200, 202, 404):
+                    raise RuntimeError(f"DELETE {name}: {resp.status} {await resp.text()}")
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
 
 
 def wait_metric(runner: ControllerRunner, name: str, target: int, limit: float) -> float:
@@ -149,6 +182,15 @@ class Traced:
                 raise RuntimeError("no tracemalloc snapshot came")
             time.sleep(0.5)
         self.file.rename(self.directory / f"{label}.snapshot")
+        census = Path(f"{self.file}.census")
+        census.unlink(missing_ok=True)
+        os.kill(pid, 12)  # SIGUSR2
+        while not census.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no object census came")
+            time.sleep(0.5)
+        time.sleep(1)
+        census.rename(self.directory / f"{label}.census")
 
     def report(self, before: str, after: str, top: int = 25) -> None:
         if self.directory is None:
@@ -206,11 +248,18 @@ def main() -> None:
             assert pid is not None
             return pid, started
 
+        print(f"\nController memory and release benchmark ({n:,} IPClaims on one pool)")
+
+        def show(label: str, value: str) -> None:
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            print(f"  {label:<56} {value:>14}   (load {load})", flush=True)
+
         pid, _ = start()
         time.sleep(SETTLE)
         gc.collect()
         rows: list[tuple[str, str]] = []
         idle = rss_kib(pid)
+        show("RSS idle (KiB)", f"{idle:,}")
         traced.take(pid, "idle")
 
         created = time.perf_counter()
@@ -220,6 +269,9 @@ def main() -> None:
         bind_seconds = time.perf_counter() - created
         time.sleep(SETTLE)
         bound = rss_kib(pid)
+        show(f"claims bound/s ({n:,} created)", f"{n / bind_seconds:,.1f}")
+        show(f"RSS with {n:,} claims bound (KiB)", f"{bound:,}")
+        show("  RSS per bound claim (bytes)", f"{(bound - idle) * 1024 / n:,.0f}")
         traced.take(pid, "bound")
 
         # A restart on a pool with n held addresses: one List of them, then a new claim
@@ -231,6 +283,8 @@ def main() -> None:
         process_started = restarted
         wait_metric(runner, "ipam_allocations", 1, 300)
         restart_seconds = time.perf_counter() - process_started
+        show(f"one List of {held:,} IPAddresses (s)", f"{list_seconds:.2f}")
+        show("restart: process start to new claim bound (s)", f"{restart_seconds:.2f}")
         tail = runner.log_tail(400)
         tail = tail[tail.rfind("--- ") :]
         restart_log = [
@@ -242,9 +296,10 @@ def main() -> None:
         restarted_rss = rss_kib(pid)
 
         deleted = time.perf_counter()
-        asyncio.run(delete_collection(cp, claims_path))
+        asyncio.run(delete_all(cp, claims_path, [*names, "claim-new"], args.concurrency))
         wait_metric(runner, "ipam_releases", n + 1, max(600.0, n / 2))
         release_seconds = time.perf_counter() - deleted
+        show(f"claims released/s ({n + 1:,} deleted)", f"{(n + 1) / release_seconds:,.1f}")
         while count(cp, claims_path):
             if time.perf_counter() - deleted > max(900.0, n):
                 raise RuntimeError("claims still exist")
@@ -253,6 +308,7 @@ def main() -> None:
         left = count(cp, addresses_path)
         time.sleep(SETTLE)
         after = rss_kib(pid)
+        show("RSS right after all are released (KiB)", f"{after:,}")
         traced.take(pid, "deleted")
         time.sleep(args.later)
         later = rss_kib(pid)
@@ -268,10 +324,13 @@ def main() -> None:
             ("  per held address over idle (bytes)", f"{(restarted_rss - idle) * 1024 / n:,.0f}"),
             ("RSS right after all are released (KiB)", f"{after:,}"),
             (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
-            (f"claims bound/s ({n:,} created, 32 in flight)", f"{n / bind_seconds:,.0f}"),
             (
-                "claims released/s (one delete of the collection)",
-                f"{(n + 1) / release_seconds:,.0f}",
+                f"claims bound/s ({n:,} created, {args.concurrency} in flight)",
+                f"{n / bind_seconds:,.1f}",
+            ),
+            (
+                f"claims released/s ({n + 1:,} deleted, {args.concurrency} in flight)",
+                f"{(n + 1) / release_seconds:,.1f}",
             ),
             ("  seconds until every claim object is gone", f"{gone_seconds:,.1f}"),
             ("  IPAddresses left after", f"{left:,}"),
@@ -280,7 +339,7 @@ def main() -> None:
             ("  ratio to one List (goal <= 2)", f"{restart_seconds / list_seconds:.2f}"),
             ("load average at the end (1, 5, 15 min)", " ".join(load)),
         ]
-        print(f"\nController memory and release benchmark ({n:,} IPClaims on one pool)")
+        print("\nSummary")
         for label, value in rows:
             print(f"  {label:<56} {value:>14}")
         for line in restart_log:
