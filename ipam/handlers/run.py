@@ -348,6 +348,7 @@ async def _operate(
             kopf.operator(
                 registry=operator.registry(ctx, options.kubeconfig),
                 settings=operator.settings(),
+                memories=operator.NoMemories(),
                 standalone=True,
                 clusterwide=not namespaces,
                 namespaces=namespaces,
