@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import kopf
-from kopf._core.reactor import inventory
 
 from ipam.handlers import context, watching
 from ipam.kube import connection, resources
@@ -40,28 +39,6 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
-
-
-class NoMemories(inventory.ResourceMemories):
-    """Kopf remembers nothing per object: every event gets a memory of its own.
-
-    Kopf keeps one record per watched object (memo, error throttler, daemon and index
-    bookkeeping) until the object is deleted: about 0.9 KB each, for every claim and every
-    IPAddress, so nearly 2 KB per bound claim. Only ``on.event`` handlers are registered,
-    and they need none of it.
-    """
-
-    async def recall(
-        self,
-        raw_body: kopf.RawBody,
-        *,
-        memobase: Any = None,
-        noticed_by_listing: bool = False,
-        ephemeral: bool = False,
-    ) -> inventory.ResourceMemory:
-        return await super().recall(
-            raw_body, memobase=memobase, noticed_by_listing=noticed_by_listing, ephemeral=True
-        )
 
 
 def settings() -> kopf.OperatorSettings:
