@@ -235,8 +235,10 @@ def main() -> None:
         extra = args.controller_args.split()
         runner = ControllerRunner(cp, Path(tmp), name="memory", extra_args=extra)
         if args.trace:
+            # ``python -m ipam run ...`` becomes ``python -c TRACED run ...``; the extra
+            # flags are added again by the runner after the command.
             argv = runner.argv
-            runner.command = [sys.executable, "-c", TRACED, *argv[3:]]
+            runner.command = [sys.executable, "-c", TRACED, *argv[3 : len(argv) - len(extra)]]
             os.environ.update(traced.environment())
 
         def start() -> tuple[int, float]:
@@ -244,8 +246,9 @@ def main() -> None:
             started = time.perf_counter()
             if not runner.wait_for_log("Controller running", timeout=300):
                 raise RuntimeError(f"the controller did not start:\n{runner.log_tail(40)}")
-            pid = runner._process.pid if runner._process else None
-            assert pid is not None
+            pid = runner.pid
+            if pid is None:
+                raise RuntimeError(f"the controller exited:\n{runner.log_tail(40)}")
             return pid, started
 
         print(f"\nController memory and release benchmark ({n:,} IPClaims on one pool)")
