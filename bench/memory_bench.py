@@ -43,7 +43,7 @@ GROUP = "/apis/ipam.metal3.io/v1alpha1"
 SETTLE = 10.0
 """Seconds given to the controller to finish trailing work before a memory reading."""
 
-TRACED = """
+TRACED = r"""
 import os, runpy, signal, sys, tracemalloc
 import ipam.cli, ipam.cli.run, ipam.handlers.run, kopf  # imported untraced: only what runs counts
 tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "4")))
