@@ -158,9 +158,13 @@ def add_parser(commands: session.Commands) -> None:
 
 
 def _indexes_limit(text: str) -> int:
-    value = int(text)
+    wanted = f"a whole number between 0 and {status.INDEXES_CEILING}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
     if not 0 <= value <= status.INDEXES_CEILING:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {status.INDEXES_CEILING}")
+        raise argparse.ArgumentTypeError(f"{value} is not {wanted}")
     return value
 
 
