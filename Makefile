@@ -15,7 +15,7 @@ PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
 	deploy undeploy deploy-examples release-manifests peers conformance mutation e2e-peers bench-peers \
-	clean
+	bench-memory clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench: venv tools ## Benchmarks: core allocator, control plane, controller; side
 bench-peers: venv tools ## Upstream Metal3 IPAM, the in-cluster provider and ours side by side (builds the two peers; BENCH_ARGS=--quick)
 	@nice -n 10 bash e2e/peers/build.sh metal3-ipam incluster >/dev/null
 	$(PY) bench/peers_bench.py $(BENCH_ARGS)
+
+bench-memory: venv tools ## Controller RSS idle, at 10,000 bound claims and after release; release rate; restart
+	$(PY) bench/memory_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios --slow $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ import sys
 import uvloop
 
 from ipam.cli import session
+from ipam.core import status
 from ipam.handlers import context
 from ipam.kube import leader
 
@@ -107,6 +108,14 @@ def add_parser(commands: session.Commands) -> None:
         "released (default: %(default)s)",
     )
     runner.add_argument(
+        "--max-status-indexes",
+        type=_indexes_limit,
+        default=context.Options.indexes_limit,
+        metavar="N",
+        help="most claims a pool's status.indexes lists; past it the field is left out and "
+        f"status.indexesOmitted counts them (0-{status.INDEXES_CEILING}, default: %(default)s)",
+    )
+    runner.add_argument(
         "--move-settle",
         type=float,
         default=context.Options.move_settle,
@@ -148,6 +157,17 @@ def add_parser(commands: session.Commands) -> None:
     runner.set_defaults(handler=command)
 
 
+def _indexes_limit(text: str) -> int:
+    wanted = f"a whole number between 0 and {status.INDEXES_CEILING}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+    if not 0 <= value <= status.INDEXES_CEILING:
+        raise argparse.ArgumentTypeError(f"{value} is not {wanted}")
+    return value
+
+
 def command(args: argparse.Namespace) -> int:
     from ipam.handlers import admission, context, run  # only here: Kopf takes a while to import
 
@@ -182,6 +202,7 @@ def command(args: argparse.Namespace) -> int:
             rebind_grace=args.rebind_grace,
             orphan_grace=args.orphan_grace,
             move_settle=args.move_settle,
+            indexes_limit=args.max_status_indexes,
         ),
         webhook=admission.Options(
             port=args.webhook_port,

@@ -5,6 +5,13 @@ entry per claim name (a CAPI claim overwrites a Metal3 claim of the same name, a
 upstream's second pass does), and ``lastUpdated`` moves only when ``indexes`` changes, so a
 reconcile that finds nothing new writes nothing (upstream #12, #1071).
 
+``indexes`` is all or nothing: it lists every claim while at most ``indexes_limit`` claims
+hold addresses, and is left out past that, with ``indexesOmitted`` counting the claims
+it would list. One entry per claim would otherwise outgrow the object (etcd refuses
+objects above 1.5 MiB, about 40,000 entries of short names) long before the pool runs
+out. Clients read the claim's status and its IPAddress, never these entries; the count
+of what is held stays in ``used``. ``lastUpdated`` then moves when that count does.
+
 The counters are additive: ``total`` addresses the entries produce, ``used`` of them held or
 reserved by a preAllocation, ``free`` the rest (what dynamic allocation can still hand
 out), each clamped to the int64 the CRD can store, with ``capacityOverflow`` telling when
@@ -19,6 +26,11 @@ from typing import Any
 from ipam.core import ledger, pools
 
 INT64_MAX = 2**63 - 1
+INDEXES_LIMIT = 1000
+"""Most claims ``indexes`` lists by default: at most ~300 KB with the longest claim names
+(253 characters) and IPv6 addresses, ~60 KB with names of 40."""
+INDEXES_CEILING = 4096
+"""Highest limit accepted: 4,096 entries of the longest names still fit in 1.5 MiB."""
 
 
 def indexes(book: ledger.Ledger) -> dict[str, str]:
@@ -60,17 +72,25 @@ def pool_status(
     now: str,
     creation: str,
     deleting: bool = False,
+    indexes_limit: int = INDEXES_LIMIT,
 ) -> dict[str, Any]:
-    """The full desired ``status`` of the pool (conditions excepted: the controller adds them)."""
+    """The full desired ``status`` of the pool (conditions excepted: the controller adds them).
+
+    A field whose value is None is one the status must not hold.
+    """
     current = indexes(book)
+    listed = current if len(current) <= indexes_limit else {}
+    omitted = len(current) - len(listed)
     previous = previous if isinstance(previous, Mapping) else {}
     old_indexes = previous.get("indexes") or {}
+    old_omitted = previous.get("indexesOmitted") or 0
     last_updated = previous.get("lastUpdated") or creation
-    if current != old_indexes:
+    if listed != old_indexes or omitted != old_omitted:
         last_updated = now
     total, used = usage(pool, book, deleting=deleting)
     return {
-        "indexes": current,
+        "indexes": listed,
+        "indexesOmitted": omitted or None,
         "lastUpdated": last_updated,
         "total": min(total, INT64_MAX),
         "used": min(used, INT64_MAX),

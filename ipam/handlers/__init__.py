@@ -1,6 +1,7 @@
 """The only code that imports Kopf: wiring, level-based reconciles, probes, metrics, the run loop.
 
 - ``operator``     Kopf settings and the registry of handlers (on.event only)
+- ``memories``     Kopf keeps no per-object memory (its private store, checked at start-up)
 - ``run``          the process: preflight, probes, leader election, operator, shutdown
 - ``state``        per-pool lock and ledger, fed by watches and our own creations
 - ``claims``       one claim made true: bound, failed (and retried), or released

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ipam.core import status
 from ipam.handlers import metrics, state, workqueue
 from ipam.kube import address_lock, bodies, events, resources
 from ipam.kube import api as kube_api
@@ -53,6 +54,8 @@ class Options:
     serves claims that hold nothing."""
     status_delay: float = 0.5
     """Seconds to gather changes before one pool status write."""
+    indexes_limit: int = status.INDEXES_LIMIT
+    """Most claims a pool's ``status.indexes`` lists (past it, the field is left out)."""
     concurrency: int = 64
     """Claims reconciled at once."""
     pool_workers: int = 4

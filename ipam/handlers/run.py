@@ -9,7 +9,8 @@ it never exits for that.
 
 Exit codes: 0 after SIGTERM/SIGINT (the Lease is handed over at once); 2 when the API
 server cannot be reached at start or the kubeconfig is unusable; 3 when the CRDs are
-missing or the permissions do not allow what the controller needs.
+missing, the permissions do not allow what the controller needs, or the installed Kopf's
+internals are not those :mod:`ipam.handlers.memories` replaces.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import kopf
 from ipam.handlers import (
     admission,
     context,
+    memories,
     metrics,
     operator,
     resync,
@@ -115,6 +117,11 @@ async def _served_in(
 
 
 async def run(options: RunOptions) -> int:
+    try:
+        await memories.check()
+    except memories.KopfChanged as err:
+        logger.error("Cannot start: %s", err)
+        return EXIT_MISCONFIGURED
     try:
         api = await client.Client.connect(options.kubeconfig)
     except connection.ConfigurationError as err:
@@ -349,6 +356,7 @@ async def _operate(
             kopf.operator(
                 registry=operator.registry(ctx, options.kubeconfig),
                 settings=operator.settings(),
+                memories=memories.NoMemories(),
                 standalone=True,
                 clusterwide=not namespaces,
                 namespaces=namespaces,

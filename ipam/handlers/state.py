@@ -367,8 +367,19 @@ class Registry:
         self.claim_writes[(namespace, claim)] = version
 
     def stale_claim(self, namespace: str, claim: ledger.ClaimKey, version: str) -> bool:
-        """Whether a claim body predates our own last write to it (a newer event will come)."""
-        return bodies.older(version, self.claim_writes.get((namespace, claim)))
+        """Whether a claim body predates our own last write to it (a newer event will come).
+
+        A body as new as that write means the watch caught up: the write is forgotten, so
+        nothing is kept per claim between its changes.
+        """
+        key = (namespace, claim)
+        written = self.claim_writes.get(key)
+        if written is None:
+            return False
+        if bodies.older(version, written):
+            return True
+        del self.claim_writes[key]
+        return False
 
     def forget_claim(self, namespace: str, claim: ledger.ClaimKey) -> None:
         """The claim is gone: drop everything remembered about it (reservations included)."""

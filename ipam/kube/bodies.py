@@ -6,6 +6,7 @@ exception, because a controller must survive whatever a user applies.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -327,32 +328,43 @@ class AddressFact:
 
 
 def address_fact(record: AddressRecord) -> AddressFact:
+    """The fact of one IPAddress; its texts are shared with every other fact that has them.
+
+    Each body parsed from JSON brings its own copy of every string, and a fact is kept for
+    every IPAddress: the namespace, the pool, the owners' kinds, the pool's uid, label keys
+    and values and timestamps repeat across thousands of them, and the claim's name repeats
+    within one. Interned, each is stored once.
+    """
     meta = record.meta
     return AddressFact(
         kind=record.flavour.kind,
-        namespace=meta.namespace,
+        namespace=_shared(meta.namespace),
         name=meta.name,
         uid=meta.uid,
-        address=record.address,
-        pool_name=record.pool_name,
-        claim_name=record.claim_name,
+        address=_shared(record.address),
+        pool_name=_shared(record.pool_name),
+        claim_name=_shared(record.claim_name),
         ours=record.has_finalizer,
         deleting=meta.deleting,
         delete_for_move=meta.delete_for_move,
-        created=meta.creation,
+        created=_shared(meta.creation),
         owners=tuple(
             (
-                _str(o.get("kind")),
-                _str(o.get("name")),
-                _str(o.get("uid")),
+                _shared(_str(o.get("kind"))),
+                _shared(_str(o.get("name"))),
+                _shared(_str(o.get("uid"))),
                 o.get("controller") is True,
                 o.get("blockOwnerDeletion") is True,
             )
             for o in meta.owner_references
         ),
-        labels=tuple(sorted(meta.labels.items())),
+        labels=tuple(sorted((_shared(k), _shared(v)) for k, v in meta.labels.items())),
         version=meta.resource_version,
     )
+
+
+def _shared(text: str) -> str:
+    return sys.intern(text) if type(text) is str else text
 
 
 def owner_reference(

@@ -200,6 +200,7 @@ FIELDS = [
     ("IPPool", "status.free", "integer"),
     ("IPPool", "status.capacityOverflow", "boolean"),
     ("IPPool", "status.outOfRange", "integer"),
+    ("IPPool", "status.indexesOmitted", "integer"),
     ("IPPool", "status.conditions", "array"),
     # IPClaim (1.6)
     ("IPClaim", "spec", "object"),
@@ -300,7 +301,7 @@ def test_prefix_lies_between_0_and_128(kind: str, path: str) -> None:
     assert (prefix["type"], prefix["minimum"], prefix["maximum"]) == ("integer", 0, 128)
 
 
-@pytest.mark.parametrize("field", ["total", "used", "free", "outOfRange"])
+@pytest.mark.parametrize("field", ["total", "used", "free", "outOfRange", "indexesOmitted"])
 def test_pool_counters_are_int64_and_never_negative(field: str) -> None:
     counter = node("IPPool", f"status.{field}")
     assert (counter["format"], counter["minimum"]) == ("int64", 0)

@@ -1,4 +1,4 @@
-"""``ipam run``'s webhook flags: a certificate comes with its key, or not at all."""
+"""``ipam run``'s flags: a certificate comes with its key, or not at all; limits in range."""
 
 from __future__ import annotations
 
@@ -23,3 +23,25 @@ def test_the_webhook_is_off_unless_a_port_is_given() -> None:
     args = cli.parser().parse_args(["run"])
     assert args.webhook_port == 0
     assert args.webhook_host == []
+
+
+def test_status_indexes_list_up_to_a_thousand_claims_by_default() -> None:
+    assert cli.parser().parse_args(["run"]).max_status_indexes == 1000
+    assert cli.parser().parse_args(["run", "--max-status-indexes=4096"]).max_status_indexes == 4096
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("4097", "4097 is not a whole number between 0 and 4096"),
+        ("-1", "-1 is not a whole number between 0 and 4096"),
+        ("many", "'many' is not a whole number between 0 and 4096"),
+    ],
+)
+def test_an_indexes_limit_out_of_range_or_not_a_number_is_refused_saying_why(
+    value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.parser().parse_args(["run", f"--max-status-indexes={value}"])
+    assert exited.value.code == 2
+    assert f"argument --max-status-indexes: {said}\n" in capsys.readouterr().err

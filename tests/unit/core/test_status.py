@@ -31,6 +31,7 @@ def project(
 def test_status_holds_exactly_the_projected_fields() -> None:
     assert set(project(book_of())) == {
         "indexes",
+        "indexesOmitted",
         "lastUpdated",
         "total",
         "used",
@@ -81,6 +82,67 @@ def test_last_updated_moves_only_when_indexes_change(
     previous: dict[str, Any], held: list[tuple[str, ledger.ClaimKey]], expected: str
 ) -> None:
     assert project(book_of(*held), previous)["lastUpdated"] == expected
+
+
+CLAIMS = [ledger.ClaimKey("metal3", f"m{i}") for i in range(4)]
+FOUR = [(f"10.0.0.1{i}", claim) for i, claim in enumerate(CLAIMS)]
+
+
+@pytest.mark.parametrize(
+    ("limit", "indexes", "omitted"),
+    [
+        pytest.param(
+            4,
+            {"m0": "10.0.0.10", "m1": "10.0.0.11", "m2": "10.0.0.12", "m3": "10.0.0.13"},
+            None,
+            id="at-the-limit-all-listed",
+        ),
+        pytest.param(3, {}, 4, id="past-the-limit-none-listed-all-counted"),
+        pytest.param(0, {}, 4, id="limit-zero-never-lists"),
+    ],
+)
+def test_indexes_list_every_claim_or_none_past_the_limit(
+    limit: int, indexes: dict[str, str], omitted: int | None
+) -> None:
+    projected = project(book_of(*FOUR), indexes_limit=limit)
+    assert (projected["indexes"], projected["indexesOmitted"]) == (indexes, omitted)
+    assert projected["used"] == 4
+
+
+def test_nothing_held_lists_nothing_and_omits_nothing_whatever_the_limit() -> None:
+    projected = project(book_of(), indexes_limit=0)
+    assert (projected["indexes"], projected["indexesOmitted"]) == ({}, None)
+
+
+def test_claims_of_both_kinds_with_one_name_count_once_against_the_limit() -> None:
+    book = book_of(("10.0.0.11", ALICE_CAPI), ("10.0.0.10", ALICE))
+    assert project(book, indexes_limit=1)["indexes"] == {"alice": "10.0.0.11"}
+
+
+@pytest.mark.parametrize(
+    ("previous", "held", "expected"),
+    [
+        pytest.param(
+            {"lastUpdated": "EARLIER", "indexes": {f"m{i}": f"10.0.0.1{i}" for i in range(3)}},
+            FOUR,
+            "NOW",
+            id="crossing-the-limit-moves-it",
+        ),
+        pytest.param(
+            {"lastUpdated": "EARLIER", "indexesOmitted": 4},
+            FOUR,
+            "EARLIER",
+            id="same-count-keeps-it",
+        ),
+        pytest.param(
+            {"lastUpdated": "EARLIER", "indexesOmitted": 5}, FOUR, "NOW", id="a-new-count-moves-it"
+        ),
+    ],
+)
+def test_last_updated_past_the_limit_follows_the_count(
+    previous: dict[str, Any], held: list[tuple[str, ledger.ClaimKey]], expected: str
+) -> None:
+    assert project(book_of(*held), previous, indexes_limit=2)["lastUpdated"] == expected
 
 
 @pytest.mark.parametrize(

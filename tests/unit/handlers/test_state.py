@@ -206,6 +206,15 @@ def test_a_claim_body_older_than_our_last_write_is_stale() -> None:
     assert not registry.stale_claim("ns", C1, "11")
 
 
+def test_a_claim_body_as_new_as_our_write_forgets_the_write_so_nothing_stays_per_claim() -> None:
+    registry = state.Registry()
+    registry.wrote_claim("ns", C1, "10")
+    assert registry.stale_claim("ns", C1, "9")
+    assert registry.claim_writes
+    assert not registry.stale_claim("ns", C1, "10")
+    assert not registry.claim_writes
+
+
 def test_locks_of_several_pools_are_taken_in_one_order_so_crossed_requests_do_not_deadlock() -> (
     None
 ):

@@ -1,0 +1,358 @@
+"""Controller memory, release throughput and restart time at one pool's scale.
+
+One control plane, one controller process under its RBAC, one pool. The controller's
+resident memory (``VmRSS`` of ``/proc/<pid>/status``) is read idle, with N claims bound,
+right after all of them are deleted and released, and again a while later. Beside it:
+claims bound per second while they are created, claims released per second once they are
+all deleted at once, and, for a restarted controller on the pool with N held addresses,
+the time from its start to a new claim bound, against the time one List of those
+addresses takes from Python (the goal: within twice that List).
+
+``--trace DIR`` runs the controller under tracemalloc and writes a snapshot at each
+measurement point, then prints where the memory held with N claims bound was allocated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import re
+import shutil
+import ssl
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cluster_bench import create_many, ssl_context
+from e2e.controller import ControllerRunner
+from e2e.controlplane import ControlPlane
+
+GROUP = "/apis/ipam.metal3.io/v1alpha1"
+SETTLE = 10.0
+"""Seconds given to the controller to finish trailing work before a memory reading."""
+
+TRACED = r"""
+import os, runpy, signal, sys, tracemalloc
+import ipam.cli, ipam.cli.run, ipam.handlers.run, kopf  # imported untraced: only what runs counts
+tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "4")))
+def _dump(signum, frame):
+    path = os.environ["BENCH_TRACE_FILE"]
+    tracemalloc.take_snapshot().dump(path + ".tmp")
+    os.replace(path + ".tmp", path)
+signal.signal(signal.SIGUSR1, _dump)
+def _census(signum, frame):
+    import collections, gc
+    gc.collect()
+    objects = gc.get_objects()
+    kinds = collections.Counter(type(o).__name__ for o in objects)
+    bodies = [o for o in objects if isinstance(o, dict) and "metadata" in o and "apiVersion" in o]
+    holders = collections.Counter()
+    for body in bodies[:: max(1, len(bodies) // 200)]:
+        for ref in gc.get_referrers(body):
+            if ref is objects or ref is bodies:
+                continue
+            what = type(ref).__name__
+            if isinstance(ref, dict):
+                what += ":" + ",".join(sorted(map(str, list(ref)[:4])))
+            elif hasattr(ref, "f_code"):
+                what += ":" + ref.f_code.co_name
+            holders[what] += 1
+    with open(os.environ["BENCH_TRACE_FILE"] + ".census", "w") as out:
+        out.write(f"{len(bodies)} bodies ({collections.Counter(b.get('kind') for b in bodies)})\n")
+        for what, n in holders.most_common(15):
+            out.write(f"  held by {what}: {n}\n")
+        for what, n in kinds.most_common(25):
+            out.write(f"{what} {n}\n")
+signal.signal(signal.SIGUSR2, _census)
+sys.argv = ["ipam", *sys.argv[1:]]
+runpy.run_module("ipam", run_name="__main__", alter_sys=True)
+"""
+"""The controller's own entry point under tracemalloc; SIGUSR1 writes a snapshot."""
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (KiB)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.M)
+    if not found:
+        raise RuntimeError(f"no VmRSS for {pid}")
+    return int(found.group(1))
+
+
+def claim_bodies(namespace: str, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "ipam.metal3.io/v1alpha1",
+            "kind": "IPClaim",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"pool": {"name": "bench"}},
+        }
+        for name in names
+    ]
+
+
+async def timed_list(cp: ControlPlane, path: str, page: int = 500) -> tuple[int, float]:
+    """Items and seconds of one paged List, as a client reads it (JSON parsed)."""
+    context: ssl.SSLContext = ssl_context(cp)
+    count = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        started = time.perf_counter()
+        token = ""
+        while True:
+            url = f"{cp.server}{path}?limit={page}" + (f"&continue={token}" if token else "")
+            async with session.get(url) as resp:
+                listed = json.loads(await resp.read())
+            count += len(listed["items"])
+            token = listed["metadata"].get("continue", "")
+            if not token:
+                return count, time.perf_counter() - started
+
+
+async def delete_all(cp: ControlPlane, path: str, names: list[str], concurrency: int) -> None:
+    """DELETE each object, ``concurrency`` requests in flight (as ``kubectl delete`` would)."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for name in names:
+        queue.put_nowait(name)
+    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            name = queue.get_nowait()
+            async with session.delete(f"{cp.server}{path}/{name}") as resp:
+                if resp.status not in (200, 202, 404):
+                    raise RuntimeError(f"DELETE {name}: {resp.status} {await resp.text()}")
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+
+def count(cp: ControlPlane, path: str) -> int:
+    return asyncio.run(timed_list(cp, path))[0]
+
+
+def wait_count(cp: ControlPlane, path: str, done: Callable[[int], bool], limit: float) -> float:
+    """Seconds until the number of objects at ``path`` satisfies ``done``.
+
+    Read from the API server, not from the controller's counters: a controller that loses
+    its Lease under load and wins it back does not count the claims it had nearly bound.
+    """
+    started = time.perf_counter()
+    while not done(found := count(cp, path)):
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"{path}: {found} objects after {limit:.0f}s")
+        time.sleep(1)
+    return time.perf_counter() - started
+
+
+class Traced:
+    """Snapshots of the controller's allocations, one per measurement point."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.file = directory / "current.snapshot" if directory else None
+
+    def environment(self) -> dict[str, str]:
+        return {"BENCH_TRACE_FILE": str(self.file)} if self.file else {}
+
+    def take(self, pid: int, label: str) -> None:
+        if self.file is None or self.directory is None:
+            return
+        self.file.unlink(missing_ok=True)
+        os.kill(pid, 10)  # SIGUSR1
+        deadline = time.monotonic() + 300
+        while not self.file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no tracemalloc snapshot came")
+            time.sleep(0.5)
+        self.file.rename(self.directory / f"{label}.snapshot")
+        census = Path(f"{self.file}.census")
+        census.unlink(missing_ok=True)
+        os.kill(pid, 12)  # SIGUSR2
+        while not census.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no object census came")
+            time.sleep(0.5)
+        time.sleep(1)
+        census.rename(self.directory / f"{label}.census")
+
+    def report(self, before: str, after: str, top: int = 25) -> None:
+        if self.directory is None:
+            return
+        old = tracemalloc.Snapshot.load(str(self.directory / f"{before}.snapshot"))
+        new = tracemalloc.Snapshot.load(str(self.directory / f"{after}.snapshot"))
+        skip = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        old, new = old.filter_traces(skip), new.filter_traces(skip)
+        print(f"\nAllocations held at {after!r} and not at {before!r}, by line:")
+        for stat in new.compare_to(old, "lineno")[:top]:
+            print(f"  {stat}")
+        print(f"\nThe same, by traceback (top {top // 3}):")
+        for stat in new.compare_to(old, "traceback")[: top // 3]:
+            print(f"  {stat.size_diff / 1024:,.0f} KiB in {stat.count_diff:+,} blocks")
+            for line in stat.traceback.format()[-12:]:
+                print(f"      {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--later", type=float, default=60.0, help="seconds of the last wait")
+    parser.add_argument("--trace", type=Path, help="tracemalloc snapshots into this directory")
+    parser.add_argument("--controller-args", default="", help="extra flags, space-separated")
+    parser.add_argument("--keep-log", type=Path, help="copy the controller's log here at the end")
+    args = parser.parse_args()
+    n: int = args.claims
+    traced = Traced(args.trace)
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
+
+    with (
+        ControlPlane("bench-memory") as cp,
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        namespace = "bench-memory"
+        cp.kubectl("create", "namespace", namespace)
+        cp.apply(
+            "apiVersion: ipam.metal3.io/v1alpha1\nkind: IPPool\n"
+            f"metadata: {{name: bench, namespace: {namespace}}}\n"
+            "spec: {namePrefix: bench, pools: [{subnet: 10.0.0.0/8}], prefix: 8}\n"
+        )
+        claims_path = f"{GROUP}/namespaces/{namespace}/ipclaims"
+        addresses_path = f"{GROUP}/namespaces/{namespace}/ipaddresses"
+        extra = args.controller_args.split()
+        runner = ControllerRunner(cp, Path(tmp), name="memory", extra_args=extra)
+        if args.trace:
+            # ``python -m ipam run ...`` becomes ``python -c TRACED run ...``; the extra
+            # flags are added again by the runner after the command.
+            argv = runner.argv
+            runner.command = [sys.executable, "-c", TRACED, *argv[3 : len(argv) - len(extra)]]
+            os.environ.update(traced.environment())
+
+        def start() -> tuple[int, float]:
+            runner.start()
+            started = time.perf_counter()
+            if not runner.wait_for_log("Controller running", timeout=300):
+                raise RuntimeError(f"the controller did not start:\n{runner.log_tail(40)}")
+            pid = runner.pid
+            if pid is None:
+                raise RuntimeError(f"the controller exited:\n{runner.log_tail(40)}")
+            return pid, started
+
+        print(f"\nController memory and release benchmark ({n:,} IPClaims on one pool)")
+
+        def show(label: str, value: str) -> None:
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            print(f"  {label:<56} {value:>14}   (load {load})", flush=True)
+
+        if args.keep_log:
+            keep = args.keep_log
+            stack.callback(lambda: runner.log_path.exists() and shutil.copy(runner.log_path, keep))
+        pid, _ = start()
+        time.sleep(SETTLE)
+        gc.collect()
+        rows: list[tuple[str, str]] = []
+        idle = rss_kib(pid)
+        show("RSS idle (KiB)", f"{idle:,}")
+        traced.take(pid, "idle")
+
+        created = time.perf_counter()
+        names = [f"claim-{i}" for i in range(n)]
+        asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, names), args.concurrency))
+        wait_count(cp, addresses_path, lambda found: found >= n, max(900.0, n))
+        bind_seconds = time.perf_counter() - created
+        time.sleep(SETTLE)
+        bound = rss_kib(pid)
+        show(f"claims bound/s ({n:,} created)", f"{n / bind_seconds:,.1f}")
+        show(f"RSS with {n:,} claims bound (KiB)", f"{bound:,}")
+        show("  RSS per bound claim (bytes)", f"{(bound - idle) * 1024 / n:,.0f}")
+        traced.take(pid, "bound")
+
+        # A restart on a pool with n held addresses: one List of them, then a new claim
+        # created while the controller is down, bound after its start.
+        held, list_seconds = asyncio.run(timed_list(cp, addresses_path))
+        runner.stop()
+        asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, ["claim-new"]), 1))
+        pid, restarted = start()
+        process_started = restarted
+        wait_count(cp, addresses_path, lambda found: found > n, 600)
+        restart_seconds = time.perf_counter() - process_started
+        show(f"one List of {held:,} IPAddresses (s)", f"{list_seconds:.2f}")
+        show("restart: process start to new claim bound (s)", f"{restart_seconds:.2f}")
+        tail = runner.log_tail(400)
+        tail = tail[tail.rfind("--- ") :]
+        restart_log = [
+            line
+            for line in tail.splitlines()
+            if re.search(r"start:|answers|Leader|leader|Lease|Read \d+|running|allocated", line)
+        ][:12]
+        time.sleep(SETTLE)
+        restarted_rss = rss_kib(pid)
+
+        deleted = time.perf_counter()
+        asyncio.run(delete_all(cp, claims_path, [*names, "claim-new"], args.concurrency))
+        wait_count(cp, claims_path, lambda found: found == 0, max(900.0, n))
+        release_seconds = time.perf_counter() - deleted
+        show(f"claims released/s ({n + 1:,} deleted)", f"{(n + 1) / release_seconds:,.1f}")
+        while count(cp, claims_path):
+            if time.perf_counter() - deleted > max(900.0, n):
+                raise RuntimeError("claims still exist")
+            time.sleep(1)
+        gone_seconds = time.perf_counter() - deleted
+        left = count(cp, addresses_path)
+        time.sleep(SETTLE)
+        after = rss_kib(pid)
+        show("RSS right after all are released (KiB)", f"{after:,}")
+        traced.take(pid, "deleted")
+        time.sleep(args.later)
+        later = rss_kib(pid)
+        runner.stop()
+        load = Path("/proc/loadavg").read_text().split()[:3]
+
+        per_claim = (bound - idle) * 1024 / n
+        rows += [
+            ("RSS idle (KiB)", f"{idle:,}"),
+            (f"RSS with {n:,} claims bound (KiB)", f"{bound:,}"),
+            ("  RSS per bound claim (bytes; goal <= 4096)", f"{per_claim:,.0f}"),
+            (f"RSS after a restart, {n + 1:,} held (KiB)", f"{restarted_rss:,}"),
+            ("  per held address over idle (bytes)", f"{(restarted_rss - idle) * 1024 / n:,.0f}"),
+            ("RSS right after all are released (KiB)", f"{after:,}"),
+            (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
+            (
+                f"claims bound/s ({n:,} created, {args.concurrency} in flight)",
+                f"{n / bind_seconds:,.1f}",
+            ),
+            (
+                f"claims released/s ({n + 1:,} deleted, {args.concurrency} in flight)",
+                f"{(n + 1) / release_seconds:,.1f}",
+            ),
+            ("  seconds until every claim object is gone", f"{gone_seconds:,.1f}"),
+            ("  IPAddresses left after", f"{left:,}"),
+            (f"one List of {held:,} IPAddresses from Python (s)", f"{list_seconds:.2f}"),
+            ("restart: process start to a new claim bound (s)", f"{restart_seconds:.2f}"),
+            ("  ratio to one List (goal <= 2)", f"{restart_seconds / list_seconds:.2f}"),
+            ("load average at the end (1, 5, 15 min)", " ".join(load)),
+        ]
+        print("\nSummary")
+        for label, value in rows:
+            print(f"  {label:<56} {value:>14}")
+        for line in restart_log:
+            print(f"  restart log: {line[:150]}")
+        traced.report("idle", "bound")
+        traced.report("idle", "deleted", top=10)
+
+
+if __name__ == "__main__":
+    main()
