@@ -120,8 +120,9 @@ def add_parser(commands: session.Commands) -> None:
         type=float,
         default=context.Options.move_settle,
         metavar="SECONDS",
-        help="longest wait, for a pool whose recorded addresses have not all arrived (a move "
-        "in progress), before it serves claims that hold nothing (default: %(default)s)",
+        help="how long a pool whose recorded addresses have not all arrived (a move in "
+        "progress) waits after the last one that did before it serves claims that hold "
+        "nothing (default: %(default)s)",
     )
     webhook = runner.add_argument_group(
         "admission webhook", "served by every instance, leader or not, when a port is given"

@@ -295,20 +295,34 @@ def _settle_wait(
     awaiting = pool_state.awaiting()
     if pool_state.unsettled_since is None:
         pool_state.unsettled_since = now
+    # The wait counts from the latest arrival: a slow clusterctl creating hundreds of
+    # IPAddresses is still at work as long as they keep coming.
+    quiet_since = max(pool_state.unsettled_since, pool_state.arrived_at or 0.0)
     wait = arrival.fresh_allocation_wait(
-        awaiting=awaiting, waited=now - pool_state.unsettled_since, settle=ctx.options.move_settle
+        awaiting=awaiting, waited=now - quiet_since, settle=ctx.options.move_settle
     )
     if wait <= 0:
         pool_state.settled = True
+        if awaiting > 0:
+            logger.warning(
+                "IPPool %s/%s: %d recorded held address(es) never arrived (none for %.0fs): "
+                "serving claims that hold nothing again.",
+                pool_state.namespace,
+                pool_state.name,
+                awaiting,
+                ctx.options.move_settle,
+            )
         ctx.wake_waiting(pool_state)  # the others that waited are served too
         return 0.0
-    if wait > 0:
+    if awaiting != pool_state.awaiting_told:  # once per change, not once per waiting claim
+        pool_state.awaiting_told = awaiting
         logger.info(
             "IPPool %s/%s records %d more held address(es) than are known (a move in progress?): "
-            "new addresses wait up to %.0fs.",
+            "new addresses wait until none has arrived for %.0fs (%.0fs from now at the least).",
             pool_state.namespace,
             pool_state.name,
             awaiting,
+            ctx.options.move_settle,
             wait,
         )
     return wait

@@ -50,8 +50,8 @@ class Options:
     orphan_grace: float = 10.0
     """Seconds an IPAddress of ours whose claim does not exist waits before it is released."""
     move_settle: float = 120.0
-    """Longest wait, for a pool whose recorded holdings have not all arrived, before it
-    serves claims that hold nothing."""
+    """How long a pool whose recorded holdings have not all arrived waits, counted from the
+    last IPAddress that did arrive, before it serves claims that hold nothing."""
     status_delay: float = 0.5
     """Seconds to gather changes before one pool status write."""
     indexes_limit: int = status.INDEXES_LIMIT

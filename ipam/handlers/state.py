@@ -65,6 +65,11 @@ class PoolState:
     """When each claim that holds nothing was first seen so (for the arrival grace)."""
     unsettled_since: float | None = None
     """When the pool was first seen awaiting recorded addresses (a move in progress)."""
+    awaiting_told: int = 0
+    """How many awaited addresses the log last reported (it says so once per change)."""
+    arrived_at: float | None = None
+    """When an IPAddress of this pool was last seen for the first time (monotonic): while
+    they keep arriving, a move is still creating them."""
     settled: bool = False
     """Whether every address the pool recorded as held was seen (or the wait ran out).
     Checked once per pool and process: afterwards the record follows the pool, not the
@@ -275,8 +280,11 @@ class Registry:
             self._drop(key, previous_pool)
         state = self.pool(*pool_key)
         before = state.facts.get(fact.identity)
+        now = time.monotonic()
         state.facts[fact.identity] = fact
-        state.seen_at[fact.identity] = time.monotonic()
+        state.seen_at[fact.identity] = now
+        if before is None:
+            state.arrived_at = now
         self.address_pool[key] = pool_key
         if before is not None and before.holding == fact.holding:
             return None

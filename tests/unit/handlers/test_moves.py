@@ -200,3 +200,54 @@ def test_an_address_kept_for_a_moved_claim_is_held_for_another_claim_recording_i
     api = run(scenario)
     assert bound_to(api, "stranger") == "p-10-0-0-2"
     assert [e["reason"] for e in api.posted if "stranger" in str(e)] == ["RecordedAddressTaken"]
+
+
+class Clock:
+    """A monotonic clock the test moves by hand (the event loop keeps its own)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_moved_claims_keep_waiting_while_clusterctl_is_still_creating_their_addresses(
+    monkeypatch: Any,
+) -> None:
+    """A slow clusterctl: the moved IPAddresses trickle in for longer than the settle time,
+    each soon after the one before. While they keep coming, none is made here first (a copy
+    made here would be a write the move did not ask for, and clusterctl's create of the
+    same name would fail)."""
+    from ipam.handlers import claims, context, state
+
+    clock = Clock()
+    monkeypatch.setattr(claims, "time", clock)
+    monkeypatch.setattr(state, "time", clock)
+    moved = [("a", "10.0.0.1"), ("b", "10.0.0.2"), ("c", "10.0.0.3")]
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        options = dataclasses.replace(driver.FAST, rebind_grace=0.0, move_settle=10.0)
+        ctx = driver.controller(api, options)
+        api.put(driver.POOL, moved_pool(held=len(moved)))
+        for claim, address in moved:
+            api.put(driver.IPCLAIM, moved_claim(claim, address))
+        await driver.settle(ctx, api)
+        for claim, address in moved:
+            clock.now += 7.0  # each within the settle time of the one before, not of the first
+            name = "p-" + address.replace(".", "-")
+            api.put(driver.M3_ADDRESS, driver.metal3_address(name, address, claim))
+            for waiting, _ in moved:  # the claims' timers fire
+                ctx.claim(context.ClaimRef("metal3", "ns", waiting))
+            await driver.settle(ctx, api)
+            assert not [w for w in api.writes if w[0] == "create" and w[1] == "ipaddresses"], (
+                f"an IPAddress was made here while clusterctl was still creating them ({claim})"
+            )
+        return api
+
+    api = run(scenario)
+    for claim, address in moved:
+        body = api.find(driver.IPCLAIM, "ns", claim)
+        assert body is not None
+        assert body["status"]["address"]["name"] == "p-" + address.replace(".", "-")
