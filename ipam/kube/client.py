@@ -454,10 +454,27 @@ class Client:
 
     # --- built-in kinds ------------------------------------------------------------------------
 
-    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
-        await self._send(
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> Body:
+        """Create a core/v1 Event; the answer names it (for :meth:`patch_event`)."""
+        return await self._send(
             f"create event in {namespace}", "POST", f"/api/v1/namespaces/{namespace}/events", body
         )
+
+    async def patch_event(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        """Merge-patch an Event (an aggregated one's count); False when it is gone."""
+        try:
+            await self._send(
+                f"patch event {namespace}/{name}",
+                "PATCH",
+                f"/api/v1/namespaces/{namespace}/events/{name}",
+                patch,
+                content_type=MERGE_PATCH,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
 
     async def version(self) -> str:
         """The API server's version, to prove it answers."""
