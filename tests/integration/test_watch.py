@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from e2e.controlplane import ControlPlane
+from e2e.cluster import Cluster
+from e2e.pytest_plugin import Namespaces
 from ipam.kube import client, resources, watch
 
 pytestmark = pytest.mark.cluster
 
-NS = "watched"
 
-
-@pytest.fixture(scope="module")
-def cp() -> Iterator[ControlPlane]:
-    with ControlPlane("watch", cluster_api=False) as plane:
-        plane.kubectl("create", "namespace", NS)
-        plane.kubectl("create", "namespace", "elsewhere")
-        yield plane
-
-
-def claim(name: str, namespace: str = NS) -> str:
+def claim(name: str, namespace: str) -> str:
     return json.dumps(
         {
             "apiVersion": "ipam.metal3.io/v1alpha1",
@@ -56,30 +46,32 @@ class Seen:
 
 
 def test_listed_then_every_change_in_order_and_resumed_after_the_server_ends_the_watch(
-    cp: ControlPlane,
+    source_cluster: Cluster, test_namespaces: Namespaces
 ) -> None:
-    cp.kubectl("apply", "-f", "-", input=claim("before"))
-    cp.kubectl("apply", "-f", "-", input=claim("other-namespace", "elsewhere"))
+    cp = source_cluster
+    ns, elsewhere = test_namespaces.ensure(2)
+    cp.kubectl("apply", "-f", "-", input=claim("before", ns))
+    cp.kubectl("apply", "-f", "-", input=claim("other-namespace", elsewhere))
 
     async def scenario() -> list[tuple[str | None, str, str]]:
         api = await client.Client.connect(str(cp.kubeconfig_path))
         seen = Seen()
         task = asyncio.create_task(
-            watch.run(api, resources.IPCLAIM, NS, seen, server_timeout=2, retry=0.2)
+            watch.run(api, resources.IPCLAIM, ns, seen, server_timeout=2, retry=0.2)
         )
         try:
-            await seen.until((None, NS, "before"))
-            await asyncio.to_thread(cp.kubectl, "apply", "-f", "-", input=claim("made"))
-            await seen.until(("ADDED", NS, "made"))
+            await seen.until((None, ns, "before"))
+            await asyncio.to_thread(cp.kubectl, "apply", "-f", "-", input=claim("made", ns))
+            await seen.until(("ADDED", ns, "made"))
             await asyncio.sleep(4)  # the server ends the watch after 2 s: it is resumed
             await asyncio.to_thread(
-                cp.kubectl, "label", "ipclaims.ipam.metal3.io", "made", "-n", NS, "x=y"
+                cp.kubectl, "label", "ipclaims.ipam.metal3.io", "made", "-n", ns, "x=y"
             )
-            await seen.until(("MODIFIED", NS, "made"))
+            await seen.until(("MODIFIED", ns, "made"))
             await asyncio.to_thread(
-                cp.kubectl, "delete", "ipclaims.ipam.metal3.io", "made", "-n", NS
+                cp.kubectl, "delete", "ipclaims.ipam.metal3.io", "made", "-n", ns
             )
-            await seen.until(("DELETED", NS, "made"))
+            await seen.until(("DELETED", ns, "made"))
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -88,27 +80,28 @@ def test_listed_then_every_change_in_order_and_resumed_after_the_server_ends_the
 
     events = asyncio.run(scenario())
     assert events == [
-        (None, NS, "before"),
-        ("ADDED", NS, "made"),
-        ("MODIFIED", NS, "made"),
-        ("DELETED", NS, "made"),
+        (None, ns, "before"),
+        ("ADDED", ns, "made"),
+        ("MODIFIED", ns, "made"),
+        ("DELETED", ns, "made"),
     ], "each change once, in order, nothing of another namespace, no replay after a resume"
 
 
 def test_a_watch_from_a_version_too_old_is_expired_so_the_stream_lists_again(
-    cp: ControlPlane,
+    source_cluster: Cluster, namespace: str
 ) -> None:
     """The API server refuses a Watch from a version it no longer has (410, in the answer or
     as an ERROR event): both come out as Expired, which makes :func:`watch.run` list again."""
-    cp.kubectl("apply", "-f", "-", input=claim("churn"))
+    cp, ns = source_cluster, namespace
+    cp.kubectl("apply", "-f", "-", input=claim("churn", ns))
     for i in range(3):
-        cp.kubectl("label", "--overwrite", "ipclaims.ipam.metal3.io", "churn", "-n", NS, f"n={i}")
+        cp.kubectl("label", "--overwrite", "ipclaims.ipam.metal3.io", "churn", "-n", ns, f"n={i}")
 
     async def scenario() -> None:
         api = await client.Client.connect(str(cp.kubeconfig_path))
         try:
             with pytest.raises(client.Expired):
-                await watch.follow(api, resources.IPCLAIM, NS, "1", Seen(), 5)
+                await watch.follow(api, resources.IPCLAIM, ns, "1", Seen(), 5)
         finally:
             await api.close()
 
