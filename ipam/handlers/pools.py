@@ -4,7 +4,9 @@ A pool keeps the ``ippool.ipam.metal3.io`` finalizer while any IPAddress of eith
 names it. With ``spec.clusterName`` it is labelled for Cluster API and owned (not
 controlled) by the Cluster, whose UID is refreshed when it changes (after a move). Waiting
 claims are woken when the spec changes and when the pool is unpaused; after an unpause
-every claim of the pool is looked at again, so statuses come back at once.
+every claim of the pool is looked at again, so statuses come back at once. Status writes
+are spaced out: a lone change shows within the status delay, a burst of them is written
+ever more rarely (up to one write every ten seconds) until it ends.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from ipam.kube import bodies, client, resources
 logger = logging.getLogger("ipam.pools")
 
 METADATA_ATTEMPTS = 5
+STATUS_PACE_CAP = 10.0
+"""Seconds: the longest wait between two status writes of a pool during a burst."""
+clock = time.monotonic
 
 
 async def current(ctx: context.Context, pool_state: state.PoolState) -> bodies.PoolRecord | None:
@@ -63,12 +68,25 @@ async def reconcile(ctx: context.Context, key: context.PoolRef) -> float | None:
     if unpaused or pool.meta.generation != pool_state.woken_generation:
         pool_state.woken_generation = pool.meta.generation
         ctx.wake_waiting(pool_state)
-    due = pool_state.status_written_at + pool_status.delay(ctx, pool_state) - time.monotonic()
+    now, base = clock(), pool_status.delay(ctx, pool_state)
+    due = pool_state.status_written_at + max(pool_state.status_pace, base) - now
     if due > 0:
         return due
-    pool_state.status_written_at = time.monotonic()
+    pool_state.status_pace = next_pace(
+        pool_state.status_pace, now - pool_state.status_written_at, base
+    )
+    pool_state.status_written_at = now
     await pool_status.write(ctx, pool_state)
     return None
+
+
+def next_pace(pace: float, since_last: float, base: float) -> float:
+    """The wait after this status write: doubled while writes follow one another (a burst of
+    allocations costs a write every ``STATUS_PACE_CAP`` seconds, not one per ``base``), and
+    ``base`` again after a quiet spell, so a lone change shows within ``base``."""
+    if since_last > 2 * max(pace, base):
+        return base
+    return min(max(pace * 2, base), max(base, STATUS_PACE_CAP))
 
 
 async def _all_claims_again(ctx: context.Context, pool_state: state.PoolState) -> None:

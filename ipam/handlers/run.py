@@ -351,6 +351,13 @@ async def _operate(
     kopf_ready = asyncio.Event()
     kopf_stop = asyncio.Event()
     workers = scheduler.start(ctx)
+    served = [
+        str(r)
+        for f in resources.FLAVOURS.values()
+        for r in (f.address, f.claim)
+        if r not in missing
+    ]
+    workers += operator.plain_watches(ctx, api, namespaces, served)
     tasks: dict[str, asyncio.Task[None]] = {
         "operator": asyncio.create_task(
             kopf.operator(

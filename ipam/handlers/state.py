@@ -82,6 +82,8 @@ class PoolState:
     """The spec generation whose change last woke the waiting claims."""
     status_written_at: float = 0.0
     """When the status was last written (monotonic), to space writes out."""
+    status_pace: float = 0.0
+    """Seconds the next status write waits after the last one (grows during a burst)."""
 
     @property
     def key(self) -> PoolKey:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,18 @@ def _object_path(resource: Resource, namespace: str, name: str = "", sub: str = 
     return path
 
 
+def _collection_path(resource: Resource, namespace: str | None) -> str:
+    """The URL path of a type's objects in one namespace, or in all of them."""
+    if namespace:
+        return _object_path(resource, namespace)
+    root = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+    return f"{root}/{resource.plural}"
+
+
+class Expired(KubeError):
+    """A watch asked for a resourceVersion the server no longer has (410 Gone): List again."""
+
+
 def _path_of(resource: Resource, namespace: str | None) -> str:
     return f"{resource}" + (f" in {namespace}" if namespace else "")
 
@@ -131,6 +143,9 @@ class Client:
         self.kubeconfig = kubeconfig
         self.may_write: Callable[[], bool] | None = None
         """When set and answering False, every write fails with :class:`NotLeading`."""
+        self._watches: aiohttp.ClientSession | None = None
+        """Watches hold their connections for minutes: they get a session of their own,
+        without a connection limit, so they never starve the calls of the reconciles."""
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> Client:
@@ -158,7 +173,19 @@ class Client:
         return str(self.api.configuration.host)
 
     async def close(self) -> None:
+        if self._watches is not None:
+            await self._watches.close()
         await self.api.close()
+
+    def _watch_session(self) -> aiohttp.ClientSession:
+        if self._watches is None:
+            rest = k8s.rest.RESTClientObject(self.api.configuration, maxsize=0)
+            connector = rest.pool_manager.connector
+            rest.pool_manager.detach()
+            self._watches = aiohttp.ClientSession(
+                connector=connector, trust_env=False, read_bufsize=READ_BUFFER
+            )
+        return self._watches
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -285,6 +312,55 @@ class Client:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
+
+    async def list_page(
+        self, resource: Resource, namespace: str | None, token: str | None = None
+    ) -> Body:
+        """One page of a List straight through the HTTP session (items, resourceVersion and
+        the continue token in ``metadata``), for a watch to start from."""
+        query = f"?limit={PAGE_SIZE}" + (f"&continue={urllib.parse.quote(token)}" if token else "")
+        return await self._send(
+            f"list {_path_of(resource, namespace)}",
+            "GET",
+            _collection_path(resource, namespace) + query,
+        )
+
+    async def watch(
+        self, resource: Resource, namespace: str | None, version: str, *, server_timeout: int
+    ) -> AsyncGenerator[Body, None]:
+        """The events of a Watch from ``version`` (bookmarks included) until the server ends
+        it after about ``server_timeout`` seconds; :class:`Expired` when ``version`` is too old."""
+        what = f"watch {_path_of(resource, namespace)}"
+        query = (
+            f"?watch=1&allowWatchBookmarks=true&timeoutSeconds={server_timeout}"
+            f"&resourceVersion={urllib.parse.quote(version)}"
+        )
+        url = f"{self.server}{_collection_path(resource, namespace)}{query}"
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json"}
+            authorization = await self.api.configuration.get_api_key_with_prefix("BearerToken")
+            if authorization:
+                headers["Authorization"] = authorization
+            proxy = self.api.rest_client.proxy or None
+            limit = aiohttp.ClientTimeout(total=None, connect=30, sock_read=server_timeout + 30)
+            try:
+                async with self._watch_session().request(
+                    "GET", url, headers=headers, proxy=proxy, timeout=limit
+                ) as response:
+                    if response.status == 401 and attempt == 1 and await self.reauthenticate():
+                        continue
+                    if response.status == 410:
+                        raise Expired(f"{what}: resourceVersion {version} is too old", status=410)
+                    if response.status != 200:
+                        failure = ApiException(status=response.status, reason=response.reason)
+                        failure.body = await response.read()
+                        raise _error(failure)
+                    async for line in response.content:
+                        if line.strip():
+                            yield json.loads(line)
+            except (TimeoutError, aiohttp.ClientError, OSError) as err:
+                raise self._unreachable(what, err) from err
+            return
 
     async def served(self, resource: Resource) -> bool:
         """Whether the API server serves this type at all (its CRD is installed)."""
@@ -463,10 +539,27 @@ class Client:
 
     # --- built-in kinds ------------------------------------------------------------------------
 
-    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
-        await self._send(
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> Body:
+        """Create a core/v1 Event; the answer names it (for :meth:`patch_event`)."""
+        return await self._send(
             f"create event in {namespace}", "POST", f"/api/v1/namespaces/{namespace}/events", body
         )
+
+    async def patch_event(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        """Merge-patch an Event (an aggregated one's count); False when it is gone."""
+        try:
+            await self._send(
+                f"patch event {namespace}/{name}",
+                "PATCH",
+                f"/api/v1/namespaces/{namespace}/events/{name}",
+                patch,
+                content_type=MERGE_PATCH,
+            )
+        except KubeError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
 
     async def version(self) -> str:
         """The API server's version, to prove it answers."""

@@ -182,6 +182,17 @@ def workload(cp: ControlPlane, runner: ControllerRunner) -> None:
         ),
         timeout=120,
     )
+    wait_for(
+        "one Allocated Event on the pool for both of its claims",
+        lambda: allocated_count(cp, "bare") == 2,
+        timeout=120,
+    )
+    apply_all(cp, [claim("IPClaim", "m2", "bare")])
+    wait_for(
+        "the same Event counting the next claim too (its count patched)",
+        lambda: allocated_count(cp, "bare") == 3,
+        timeout=120,
+    )
     for paused in (True, False):
         cp.kubectl(
             "patch",
@@ -269,6 +280,13 @@ def claim(kind: str, name: str, pool_name: str, *, ip: str = "") -> dict[str, An
         "metadata": {"name": name, "namespace": NS},
         "spec": {"poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": pool_name}},
     }
+
+
+def allocated_count(cp: ControlPlane, pool_name: str) -> int:
+    """The count of the pool's Allocated Event (0 before it exists)."""
+    listed = cp.get_json("events", "-n", NS, "--field-selector", f"involvedObject.name={pool_name}")
+    counts = [e.get("count", 1) for e in listed["items"] if e.get("reason") == "Allocated"]
+    return max(counts, default=0)
 
 
 def bound(cp: ControlPlane, resource: str, name: str) -> bool:

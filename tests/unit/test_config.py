@@ -63,7 +63,7 @@ CLUSTER_GRANTS = {
     ("ipam.cluster.x-k8s.io", "ipaddressclaims/finalizers"): {"update"},
     ("ipam.cluster.x-k8s.io", "ipaddresses"): READ | {"create", "delete", "patch"},
     ("cluster.x-k8s.io", "clusters"): {"list", "watch"},
-    ("", "events"): {"create"},
+    ("", "events"): {"create", "patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
 

@@ -49,7 +49,9 @@ class FakeApi:
     events: list[WatchEvent] = field(default_factory=list)
     posted: list[dict[str, Any]] = field(default_factory=list)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
-    """(verb, plural, name) of every write, in order."""
+    """(verb, plural, name) of every write, in order (Events apart)."""
+    event_writes: list[tuple[str, str]] = field(default_factory=list)
+    """(verb, name) of every Event write, in order."""
     after: list[Hook] = field(default_factory=list)
     _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _uids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -244,8 +246,22 @@ class FakeApi:
             resource, body, lambda fs: [f for f in fs if f != finalizer]
         )
 
-    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
-        self.posted.append(copy.deepcopy(dict(body)))
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> client.Body:
+        """Kept in ``posted`` (one entry per Event object, patched in place); named at once."""
+        stored = copy.deepcopy(dict(body))
+        meta = stored.setdefault("metadata", {})
+        meta["name"] = f"{meta.pop('generateName', 'event.')}{len(self.posted)}"
+        self.posted.append(stored)
+        self.event_writes.append(("POST", meta["name"]))
+        return copy.deepcopy(stored)
+
+    async def patch_event(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        found = [e for e in self.posted if e["metadata"]["name"] == name]
+        if not found:
+            return False
+        _merge(found[0], patch)
+        self.event_writes.append(("PATCH", name))
+        return True
 
     # --- internals -----------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
+from ipam.handlers import pools
 from tests.unit.handlers import driver
 from tests.unit.handlers.fakeapi import FakeApi
 
@@ -81,3 +83,46 @@ def test_an_address_kept_by_someone_elses_finalizer_stays_in_the_indexes() -> No
     assert after is not None
     assert not after["status"].get("indexes")
     assert after["status"]["used"] == 0
+
+
+def test_a_burst_of_allocations_writes_the_pool_status_ever_more_rarely_and_ends_true(
+    monkeypatch: Any,
+) -> None:
+    """One claim every half second for a minute: the status is written with a growing pace
+    (at most every ``STATUS_PACE_CAP`` seconds), not every half second, and the last write
+    after the burst counts every address; a lone change later is written at once."""
+    now = [1000.0]
+    monkeypatch.setattr(pools, "clock", lambda: now[0])
+
+    async def scenario() -> FakeApi:
+        api = FakeApi()
+        ctx = driver.controller(api, replace(driver.FAST, status_delay=0.5))
+        api.put(driver.POOL, driver.pool_body("p", pools=[{"subnet": "10.0.0.0/24"}]))
+        await driver.settle(ctx, api)
+        before = len(status_writes(api))
+        for i in range(120):
+            api.put(driver.IPCLAIM, driver.metal3_claim(f"c{i}"))
+            await driver.settle(ctx, api)
+            now[0] += 0.5
+            ctx.pool(("ns", "p"))  # what add_after would bring back by now
+            await driver.settle(ctx, api)
+        burst = len(status_writes(api)) - before
+        assert burst <= 60 / pools.STATUS_PACE_CAP + 6, f"{burst} status writes in the burst"
+        now[0] += pools.STATUS_PACE_CAP
+        ctx.pool(("ns", "p"))
+        await driver.settle(ctx, api)
+        pool = api.find(driver.POOL, "ns", "p")
+        assert pool is not None
+        assert pool["status"]["used"] == 120
+        quiet = len(status_writes(api))
+        now[0] += 60
+        api.put(driver.IPCLAIM, driver.metal3_claim("late"))
+        await driver.settle(ctx, api)
+        assert len(status_writes(api)) == quiet + 1, "a lone change after a quiet spell waits not"
+        return api
+
+    run(scenario)
+
+
+def status_writes(api: FakeApi) -> list[tuple[str, str, str]]:
+    return [w for w in api.writes if w[:2] == ("patch-status", "ippools")]
