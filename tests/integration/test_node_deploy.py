@@ -205,8 +205,16 @@ def test_objects_left_by_metal3_ipam_are_adopted_as_they_are(
     apply_all(cluster, [nh.claim(UPSTREAM, "new-machine", "legacy")])
     wait_for("the new claim bound", lambda: len(nh.bindings(cluster, UPSTREAM)) == 2, 60)
     assert nh.bindings(cluster, UPSTREAM)["new-machine"] == "legacy-10-20-0-10"
-    pool = cluster.get_json(POOLS, "legacy", "-n", UPSTREAM)
-    assert pool["status"]["indexes"] == {"old-machine": "10.20.0.12", "new-machine": "10.20.0.10"}
+    both = {"old-machine": "10.20.0.12", "new-machine": "10.20.0.10"}
+
+    def indexes() -> object:
+        return (cluster.get_json(POOLS, "legacy", "-n", UPSTREAM).get("status") or {}).get(
+            "indexes"
+        )
+
+    # The pool's status follows the claims at its own pace (batched during a burst).
+    wait_for("the pool's indexes list both claims", lambda: indexes() == both, 30)
+    assert indexes() == both
 
 
 def test_the_pod_runs_as_uid_65532_read_only_without_capabilities(cluster: Cluster) -> None:
