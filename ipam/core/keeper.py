@@ -80,7 +80,8 @@ def judge(
     pre_allocated = pool.pre_allocations.get(holding.claim.name)
     if pre_allocated is not None and pre_allocated != address:
         return Verdict(False, f"the pool pre-allocates {pre_allocated} to this claim")
-    reserved_for = pool.reserved_for(addresses.key_of(address) or -1)
+    key = addresses.key_of(address)
+    reserved_for = pool.reserved_for(key) if key is not None else ()
     if reserved_for and holding.claim.name not in reserved_for:
         return Verdict(False, f"{address} is pre-allocated to claim {', '.join(reserved_for)}")
     for other in book.holders_of(address):

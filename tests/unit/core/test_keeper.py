@@ -27,54 +27,69 @@ def candidate(
 @pytest.mark.parametrize(
     ("address", "facts", "owned", "why"),
     [
-        pytest.param("10.0.0.11", keeper.ClaimFacts(), True, "inside the pool", id="valid"),
         pytest.param(
-            "10.9.9.9", keeper.ClaimFacts(), False, "outside the pool", id="outside-the-pool"
+            "10.0.0.11",
+            keeper.ClaimFacts(),
+            True,
+            "it lies inside the pool and matches what the claim asks for",
+            id="valid",
+        ),
+        pytest.param(
+            "10.9.9.9",
+            keeper.ClaimFacts(),
+            False,
+            "10.9.9.9 lies outside the pool's ranges",
+            id="outside-the-pool",
         ),
         pytest.param(
             "10.9.9.9",
             keeper.ClaimFacts(recorded="10.9.9.9"),
             True,
-            "records this address",
+            "the claim records this address",
             id="recorded-wins-over-bounds",
         ),
         pytest.param(
             "10.9.9.9",
             keeper.ClaimFacts(status_name="p-10-9-9-9"),
             True,
-            "status names",
+            "the claim's status names this object",
             id="status-wins-over-bounds",
         ),
         pytest.param(
             "10.0.0.11",
             keeper.ClaimFacts(requested="10.0.0.12"),
             False,
-            "requests 10.0.0.12",
+            "the claim requests 10.0.0.12, not 10.0.0.11",
             id="other-than-requested",
         ),
         pytest.param(
             "10.0.0.12",
             keeper.ClaimFacts(requested="10.0.0.12"),
             True,
-            "matches",
+            "it lies inside the pool and matches what the claim asks for",
             id="as-requested",
         ),
         pytest.param(
             "10.0.0.15",
             keeper.ClaimFacts(),
             False,
-            "pre-allocated to claim carol",
+            "10.0.0.15 is pre-allocated to claim carol",
             id="someone-elses-pre-allocation",
         ),
-        pytest.param("not-ip", keeper.ClaimFacts(), False, "not an IP", id="garbage"),
+        pytest.param(
+            "not-ip",
+            keeper.ClaimFacts(),
+            False,
+            "its address 'not-ip' is not an IP address",
+            id="garbage",
+        ),
     ],
 )
 def test_an_object_naming_a_claim_is_owned_only_when_the_facts_say_so(
     address: str, facts: keeper.ClaimFacts, owned: bool, why: str
 ) -> None:
     verdict = keeper.judge(candidate(address), facts, POOL, ledger.Ledger())
-    assert verdict.owned is owned
-    assert why in verdict.why
+    assert verdict == keeper.Verdict(owned, why)
 
 
 def test_an_object_at_another_claims_pre_allocation_is_refused_for_a_pre_allocated_claim() -> None:
@@ -82,15 +97,47 @@ def test_an_object_at_another_claims_pre_allocation_is_refused_for_a_pre_allocat
     verdict = keeper.judge(
         candidate("10.0.0.11", claim=pre), keeper.ClaimFacts(), POOL, ledger.Ledger()
     )
-    assert not verdict.owned
-    assert "pre-allocates 10.0.0.16" in verdict.why
+    assert verdict == keeper.Verdict(False, "the pool pre-allocates 10.0.0.16 to this claim")
 
 
 def test_an_address_another_claim_holds_is_not_adopted() -> None:
     book = ledger.Ledger([ledger.Holding("10.0.0.11", BOB, "p-10-0-0-11")])
     verdict = keeper.judge(candidate("10.0.0.11", name="by-hand"), keeper.ClaimFacts(), POOL, book)
-    assert not verdict.owned
-    assert "held by claim bob" in verdict.why
+    assert verdict == keeper.Verdict(False, "10.0.0.11 is also held by claim bob")
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        pytest.param(keeper.ClaimFacts(recorded="10.0.0.12"), id="records-another-address"),
+        pytest.param(keeper.ClaimFacts(status_name="p-10-0-0-12"), id="status-names-another"),
+    ],
+)
+def test_a_claim_that_records_another_object_does_not_own_one_outside_the_pool(
+    facts: keeper.ClaimFacts,
+) -> None:
+    verdict = keeper.judge(candidate("10.9.9.9"), facts, POOL, ledger.Ledger())
+    assert verdict == keeper.Verdict(False, "10.9.9.9 lies outside the pool's ranges")
+
+
+def test_the_first_ipv6_address_pre_allocated_to_another_claim_is_not_adopted() -> None:
+    pool = pools.Pool.from_spec(
+        {"pools": [{"start": "::", "end": "::f", "prefix": 64}], "preAllocations": {"carol": "::"}}
+    )
+    verdict = keeper.judge(
+        candidate("::", name="by-hand"), keeper.ClaimFacts(), pool, ledger.Ledger()
+    )
+    assert verdict == keeper.Verdict(False, ":: is pre-allocated to claim carol")
+
+
+def test_an_object_whose_address_is_written_otherwise_is_still_the_recorded_one() -> None:
+    written_otherwise = candidate("FD00:0::1", name="by-hand")
+    canonical_and_ours = candidate("fd00::2", name="p-fd00--2", ours=True)
+    kept, rest = keeper.keep(
+        [canonical_and_ours, written_otherwise], keeper.ClaimFacts(recorded="fd00::1"), "p"
+    )
+    assert kept is written_otherwise
+    assert rest == [canonical_and_ours]
 
 
 @pytest.mark.parametrize(
