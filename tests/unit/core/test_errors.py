@@ -3,47 +3,50 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
 from ipam.core import errors
 
+# Each error is built by a factory while the test runs, not when the module is collected:
+# a mutation tool that switches a mutant on per test must see the construction.
 CATALOGUE = [
     pytest.param(
-        errors.InvalidAnnotation("10.0.0.300"),
+        lambda: errors.InvalidAnnotation("10.0.0.300"),
         'Invalid ipAddress annotation "10.0.0.300": not a valid IP address',
         "AllocationFailed",
         id="invalid-annotation",
     ),
     pytest.param(
-        errors.PreAllocationConflict(),
+        lambda: errors.PreAllocationConflict(),
         "PreAllocation and requested ip address are conflicting",
         "AllocationFailed",
         id="pre-allocation-conflict",
     ),
     pytest.param(
-        errors.PreAllocationInvalid("x"),
+        lambda: errors.PreAllocationInvalid("x"),
         'Invalid pre-allocated IP "x": not a valid IP address',
         "AllocationFailed",
         id="pre-allocation-invalid",
     ),
     pytest.param(
-        errors.RequestedIPNotAvailable(),
+        lambda: errors.RequestedIPNotAvailable(),
         "Requested IP not available",
         "AllocationFailed",
         id="requested-ip-not-available",
     ),
     pytest.param(
-        errors.PreAllocationOutOfBounds(),
+        lambda: errors.PreAllocationOutOfBounds(),
         "Pre-allocated IP out of bounds",
         "AllocationFailed",
         id="pre-allocation-out-of-bounds",
     ),
     pytest.param(
-        errors.PoolExhausted(), "Exhausted IP Pools", "PoolExhausted", id="pool-exhausted"
+        lambda: errors.PoolExhausted(), "Exhausted IP Pools", "PoolExhausted", id="pool-exhausted"
     ),
     pytest.param(
-        errors.PoolInvalid(
+        lambda: errors.PoolInvalid(
             [errors.FieldError("spec.pools[0].end", "end 10.0.0.1 is before start")]
         ),
         "Invalid IP pool, no entry can hand out addresses: "
@@ -52,37 +55,37 @@ CATALOGUE = [
         id="pool-invalid",
     ),
     pytest.param(
-        errors.InvalidPrefix(),
+        lambda: errors.InvalidPrefix(),
         "Invalid prefix value, it must be between 0 and 128",
         "AllocationFailed",
         id="invalid-prefix",
     ),
     pytest.param(
-        errors.CreateFailed(),
+        lambda: errors.CreateFailed(),
         "Failed to create associated IPAddress object",
         "AllocationFailed",
         id="create-failed",
     ),
     pytest.param(
-        errors.GetFailed(),
+        lambda: errors.GetFailed(),
         "Failed to get associated IPAddress object",
         "AllocationFailed",
         id="get-failed",
     ),
     pytest.param(
-        errors.DeleteFailed(),
+        lambda: errors.DeleteFailed(),
         "Failed to delete associated IPAddress object",
         "AllocationFailed",
         id="delete-failed",
     ),
     pytest.param(
-        errors.RequestedIPOutOfBounds(),
+        lambda: errors.RequestedIPOutOfBounds(),
         "Requested IP out of bounds",
         "AllocationFailed",
         id="requested-ip-out-of-bounds",
     ),
     pytest.param(
-        errors.PreAllocationTaken(),
+        lambda: errors.PreAllocationTaken(),
         "Pre-allocated IP is held by another claim",
         "AllocationFailed",
         id="pre-allocation-taken",
@@ -90,24 +93,28 @@ CATALOGUE = [
 ]
 
 
-@pytest.mark.parametrize(("error", "text", "reason"), CATALOGUE)
+@pytest.mark.parametrize(("make", "text", "reason"), CATALOGUE)
 def test_each_error_carries_its_exact_text_and_reason(
-    error: errors.IPAMError, text: str, reason: str
+    make: Callable[[], errors.IPAMError], text: str, reason: str
 ) -> None:
+    error = make()
     assert error.message == text
     assert str(error) == text
     assert error.reason == reason
 
 
-@pytest.mark.parametrize(("error", "text", "reason"), CATALOGUE)
-def test_each_error_is_an_ipam_error(error: errors.IPAMError, text: str, reason: str) -> None:
+@pytest.mark.parametrize(("make", "text", "reason"), CATALOGUE)
+def test_each_error_is_an_ipam_error(
+    make: Callable[[], errors.IPAMError], text: str, reason: str
+) -> None:
+    error = make()
     assert isinstance(error, errors.IPAMError)
     with pytest.raises(errors.IPAMError, match=r".+"):
         raise error
 
 
 def test_every_error_class_is_in_the_catalogue() -> None:
-    listed = {type(param.values[0]) for param in CATALOGUE}
+    listed = {type(param.values[0]()) for param in CATALOGUE}
     assert set(errors.IPAMError.__subclasses__()) == listed
 
 
