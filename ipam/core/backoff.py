@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 def exponential(failures: int, *, base: float, cap: float) -> float:
     """``base`` doubled for each earlier failure, at most ``cap`` (failures counts from 0)."""
-    if failures <= 0:
-        return base
     if failures >= 64:
-        return cap
-    return min(cap, base * float(2**failures))
+        return cap  # past any cap already, and 2.0**failures would overflow further on
+    return min(cap, base * float(2 ** max(failures, 0)))
 
 
 @dataclass
