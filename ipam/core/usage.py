@@ -49,7 +49,7 @@ class Usage:
             return 0
         if self.used >= self.total:
             return width
-        return min(max(int(self.share * width), 1), width - 1)
+        return max(int(self.share * width), 1)  # below width: the share is below 1 here
 
     def reaches(self, threshold: Fraction) -> bool:
         """Whether the share used is at or above ``threshold`` percent (a pool with addresses)."""

@@ -210,3 +210,36 @@ def test_the_projection_is_the_same_for_the_same_holdings() -> None:
     two = book_of(("10.0.0.11", BOB), ("10.0.0.10", ALICE))
     previous = {"lastUpdated": "EARLIER"}
     assert project(one, previous) == project(two, previous)
+
+
+def test_pre_allocations_count_as_used_unless_told_the_pool_is_deleting() -> None:
+    pool = pools.Pool.from_spec(
+        {
+            "pools": [{"start": "10.0.0.10", "end": "10.0.0.19"}],
+            "preAllocations": {"bob": "10.0.0.12"},
+        }
+    )
+    assert status.usage(pool, ledger.Ledger()) == (10, 1)
+    projected = status.pool_status(pool, ledger.Ledger(), {}, now="NOW", creation="CREATED")
+    assert (projected["used"], projected["free"]) == (1, 9)
+
+
+@pytest.mark.parametrize("deleting", [False, True])
+def test_every_region_of_a_pool_adds_to_its_counters(deleting: bool) -> None:
+    pool = pools.Pool.from_spec(
+        {
+            "pools": [
+                {"start": "10.0.0.10", "end": "10.0.0.19"},
+                {"start": "10.0.1.10", "end": "10.0.1.19"},
+            ]
+        }
+    )
+    book = book_of(("10.0.0.11", ALICE), ("10.0.1.11", BOB), ("10.0.1.12", CAROL_CAPI))
+    assert status.usage(pool, book, deleting=deleting) == (20, 3)
+
+
+@pytest.mark.parametrize("previous", [["indexes"], "junk", 7])
+def test_a_malformed_previous_status_reads_as_none(previous: Any) -> None:
+    projected = status.pool_status(POOL, book_of(), previous, now="NOW", creation="CREATED")
+    assert projected["lastUpdated"] == "CREATED"
+    assert projected["indexes"] == {}

@@ -19,6 +19,9 @@ from ipam.core.usage import Usage
         (10, 10, "100%"),
         (2**64, 3, "<1%"),
         (0, 0, "-"),
+        (1, 0, "0%"),
+        (1, 1, "100%"),
+        (1000, 1, "<1%"),
     ],
 )
 def test_the_percentage_rounds_down_and_marks_a_sliver(total: int, used: int, text: str) -> None:
@@ -35,6 +38,8 @@ def test_the_percentage_rounds_down_and_marks_a_sliver(total: int, used: int, te
         (2**64, 2**64 - 1, 19),
         (10, 10, 20),
         (0, 0, 0),
+        (0, 1, 0),
+        (1, 1, 20),
     ],
 )
 def test_a_bar_is_empty_only_if_unused_and_full_only_if_full(
@@ -56,3 +61,8 @@ def test_the_warning_compares_exactly_at_the_threshold() -> None:
     assert Usage(2**64, 2**64 // 5 * 4 + 1).reaches(Fraction(80))
     assert not Usage(2**64, 2**64 // 5 * 4 - 1).reaches(Fraction(80))
     assert not Usage(0, 0).reaches(Fraction(0))
+
+
+def test_a_one_address_pool_in_use_reaches_any_threshold() -> None:
+    assert Usage(total=1, used=1).reaches(Fraction(50))
+    assert not Usage(total=1, used=0).reaches(Fraction(50))

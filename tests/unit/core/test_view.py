@@ -52,3 +52,22 @@ def test_address_of_name_inverts_address_object_name(prefix: str, address: str) 
 @pytest.mark.parametrize("name", ["q-10-0-0-1", "p-10-0-0", "p-zz", "pp", "p-10-0-0-1-5-6-7-8-9"])
 def test_names_no_address_of_the_prefix_gives_none(name: str) -> None:
     assert names.address_of_name("p", name) is None
+
+
+def test_an_outsider_keeps_the_kind_and_marks_pool_claim_and_object() -> None:
+    holding = view.outsider("10.0.0.4", "q", BOB, "q-10-0-0-4")
+    assert holding == ledger.Holding("10.0.0.4", ledger.ClaimKey("capi", "\0q/bob"), "\0q-10-0-0-4")
+
+
+def test_an_overlapping_pools_holding_is_named_after_that_pool_and_its_object() -> None:
+    other = ledger.Ledger([ledger.Holding("10.0.0.2", BOB, "q-10-0-0-2")])
+    holder = view.allocation_view(ledger.Ledger(), POOL, [("q", other)]).holder_of("10.0.0.2")
+    assert holder == view.outsider("10.0.0.2", "q", BOB, "q-10-0-0-2")
+
+
+def test_an_address_the_pool_holds_itself_is_not_doubled_by_an_overlapping_pool() -> None:
+    book = ledger.Ledger([ledger.Holding("10.0.0.2", ALICE, "p-10-0-0-2")])
+    other = ledger.Ledger([ledger.Holding("10.0.0.2", BOB, "q-10-0-0-2")])
+    seen = view.allocation_view(book, POOL, [("q", other)])
+    assert seen is book, "nothing added: the pool's own holding already marks the address"
+    assert seen.holders_of("10.0.0.2") == [ledger.Holding("10.0.0.2", ALICE, "p-10-0-0-2")]
