@@ -159,3 +159,17 @@ def test_subnet_membership_is_arithmetic_on_keys() -> None:
     assert subnet is not None
     assert addresses.key_of("10.0.0.3") in subnet
     assert addresses.key_of("10.0.0.4") not in subnet
+
+
+@pytest.mark.parametrize("text", [":1::2", "1::2:", "1::12345", "fd00::1::"])
+def test_a_double_colon_address_with_an_empty_or_long_group_has_no_key(text: str) -> None:
+    assert addresses.key_of(text) is None
+
+
+def test_the_first_ipv4_address_is_of_family_4_and_a_subnet_holds_its_first_address() -> None:
+    first = addresses.key_of("0.0.0.0")
+    assert first is not None
+    assert addresses.family_of(first) == 4
+    subnet = addresses.parse_subnet("10.0.0.0/30")
+    assert subnet is not None
+    assert addresses.key_of("10.0.0.0") in subnet
