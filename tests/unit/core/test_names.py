@@ -75,6 +75,7 @@ def pool_map(**specs: dict[str, Any]) -> dict[str, pools.Pool]:
         pytest.param({"p1": "cluster", "p2": "cluster-prov"}, [], id="non-hex-suffix-is-safe"),
         pytest.param({"p1": "a", "p2": "ab"}, [], id="no-dash-is-safe"),
         pytest.param({"p1": "a", "p2": "b"}, [], id="different"),
+        pytest.param({"p1": "pool", "p2": "pool-1"}, [("p1", "p2")], id="non-hex-prefix-plus-hex"),
         pytest.param(
             {"p1": "x", "p2": "x", "p3": "x"},
             [("p1", "p2"), ("p1", "p3"), ("p2", "p3")],
@@ -112,6 +113,32 @@ def test_prefix_collisions_find_pools_that_could_share_a_name(
             id="second-entry-overlaps",
         ),
         pytest.param([{"end": "10.0.0.9"}], [{"subnet": "10.0.0.0/24"}], False, id="empty-entry"),
+        pytest.param(
+            [{"start": "10.0.0.5", "end": "10.0.0.9"}],
+            [{"start": "10.0.0.1", "end": "10.0.0.5"}],
+            True,
+            id="touching-at-one-address",
+        ),
+        pytest.param(
+            [{"start": "10.0.0.20", "end": "10.0.0.21"}],
+            [{"start": "10.0.0.1", "end": "10.0.0.2"}],
+            False,
+            id="second-pool-entirely-below",
+        ),
+        pytest.param(
+            [
+                {"start": "10.0.0.1", "end": "10.0.0.2"},
+                {"start": "10.0.0.20", "end": "10.0.0.21"},
+                {"start": "10.0.0.40", "end": "10.0.0.40"},
+            ],
+            [
+                {"start": "10.0.0.10", "end": "10.0.0.11"},
+                {"start": "10.0.0.30", "end": "10.0.0.31"},
+                {"start": "10.0.0.40", "end": "10.0.0.41"},
+            ],
+            True,
+            id="interleaved-regions-meet-at-the-last",
+        ),
     ],
 )
 def test_overlapping_pools_share_an_address(
@@ -139,3 +166,21 @@ def test_overlapping_pools_share_an_address(
 )
 def test_only_a_lowercase_subdomain_can_name_an_object(name: str, expected: bool) -> None:
     assert names.is_object_name(name) is expected
+
+
+def test_a_trailing_dash_is_stripped_and_nothing_else() -> None:
+    assert names.address_object_name("X", "::") == "X"
+    assert names.address_object_name("pool-X", "10.0.0.1") == "pool-X-10-0-0-1"
+
+
+def test_a_lock_for_text_that_is_no_address_still_names_a_label() -> None:
+    assert names.address_lock_name("ns", "not:an.ip") == "ipam-address.ns.not-an-ip"
+
+
+@pytest.mark.parametrize(
+    ("name", "address"), [("p-fd00-1", "fd00:1::"), ("p-fd00", "fd00::"), ("p-1-2-3-4", "1.2.3.4")]
+)
+def test_a_name_ending_in_a_stripped_double_colon_finds_its_address(
+    name: str, address: str
+) -> None:
+    assert names.address_of_name("p", name) == address

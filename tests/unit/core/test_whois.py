@@ -76,3 +76,42 @@ def test_a_claim_that_holds_nothing_is_reported_with_its_error() -> None:
 
 def test_an_unknown_name_is_not_found() -> None:
     assert not whois.lookup("nobody", HELD, CLAIMS, NAMED).found
+
+
+def test_every_answer_repeats_the_query_as_typed() -> None:
+    for query in ("fd00:0::0:1", "web-0"):
+        assert whois.lookup(query, HELD, CLAIMS, NAMED).query == query
+
+
+def test_an_address_answer_lists_no_claims_and_a_claim_answer_no_producers() -> None:
+    assert whois.lookup("10.0.0.10", HELD, CLAIMS, NAMED).claims == ()
+    assert whois.lookup("web-0", HELD, CLAIMS, NAMED).producers == ()
+
+
+def test_overlapping_pools_producing_an_address_are_listed_by_namespace_then_name() -> None:
+    named = [
+        whois.NamedPool("zeta", "a", POOL),
+        whois.NamedPool("demo", "z", POOL),
+        whois.NamedPool("demo", "b", POOL),
+    ]
+    answer = whois.lookup("10.0.0.11", HELD, CLAIMS, named)
+    assert [(p.namespace, p.name) for p in answer.producers] == [
+        ("demo", "b"),
+        ("demo", "z"),
+        ("zeta", "a"),
+    ]
+
+
+def test_claims_of_one_name_list_by_namespace_the_ipclaim_first() -> None:
+    claims = [
+        whois.Claim("zeta", "metal3", "web-0", "edge", ""),
+        whois.Claim("demo", "capi", "web-0", "edge", ""),
+        whois.Claim("demo", "metal3", "web-0", "edge", ""),
+    ]
+    answer = whois.lookup("web-0", HELD, claims, NAMED)
+    assert [c.ref for c in answer.claims] == [
+        "IPClaim/web-0",
+        "IPAddressClaim/web-0",
+        "IPClaim/web-0",
+    ]
+    assert [c.namespace for c in answer.claims] == ["demo", "demo", "zeta"]
