@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ipam.core import allocate, errors, ledger, pools
+from ipam.core import allocate, errors, ledger, pools, ranges
 
 ALICE = ledger.ClaimKey("metal3", "alice")
 BOB = ledger.ClaimKey("metal3", "bob")
@@ -468,3 +468,44 @@ def test_the_next_free_address_after_a_long_run_is_one_lookup() -> None:
         book.add(ledger.Holding(f"fd00::{i:x}", ledger.ClaimKey("capi", f"c{i}"), f"x{i}"))
     assert len(book.used_keys) == 1
     assert ask(pool, book).details.address == "fd00::1389"
+
+
+def test_an_invalid_pre_allocation_text_is_quoted_in_the_error() -> None:
+    pool = pool_of(pools=TEN, preAllocations={"alice": "10.0.0.300"})
+    with pytest.raises(errors.PreAllocationInvalid) as caught:
+        ask(pool, book_of())
+    assert caught.value.message == 'Invalid pre-allocated IP "10.0.0.300": not a valid IP address'
+
+
+def test_a_prefix_of_128_is_handed_out() -> None:
+    pool = pool_of(pools=[{"subnet": "fd00::/120", "prefix": 128}])
+    assert ask(pool, book_of()).details.prefix == 128
+
+
+def test_sequential_reaches_the_last_integer_of_a_range() -> None:
+    used = ranges.IntervalSet([(0, 8)])
+    assert allocate.first_free(0, 9, used, ranges.IntervalSet()) == 9
+    assert allocate.first_free(0, 9, used, ranges.IntervalSet([(9, 9)])) is None
+
+
+def test_random_in_a_dense_range_skips_pre_allocations_and_picks_each_free_one() -> None:
+    # Free for `used`: 1000, 1003, 1100, 1300, 1500, 1998, 1999. Pre-allocated among them:
+    # 1000 and 1003 (an interval that starts below the range), 1300, and 1998-1999 (one
+    # that ends above it); 500 and 2500 lie outside the range altogether.
+    lo, hi = 1000, 1999
+    used = ranges.IntervalSet(
+        [(1001, 1002), (1004, 1099), (1101, 1299), (1301, 1499), (1501, 1997)]
+    )
+    reserved = ranges.IntervalSet(
+        [(500, 500), (990, 1003), (1300, 1300), (1995, 2005), (2500, 2500)]
+    )
+    rng = random.Random(11)
+    seen = Counter(allocate.random_free(lo, hi, used, reserved, rng) for _ in range(400))
+    assert set(seen) == {1100, 1500}
+    assert min(seen.values()) > 100
+
+
+def test_random_in_a_dense_range_with_only_pre_allocations_free_is_exhausted() -> None:
+    used = ranges.IntervalSet([(1001, 1999)])
+    reserved = ranges.IntervalSet([(1000, 1000)])
+    assert allocate.random_free(1000, 1999, used, reserved, random.Random(5)) is None
