@@ -197,3 +197,84 @@ def test_a_remedy_is_given_where_one_command_fixes_the_problem() -> None:
     assert uncovered[0].remedy == (
         "kubectl label -n ns ippool.ipam.metal3.io/p clusterctl.cluster.x-k8s.io/move="
     )
+
+
+def test_findings_list_pools_then_claims_then_addresses_whatever_their_names() -> None:
+    kinds = [mg.Kind(k.group, k.kind, False, False) for k in KINDS]
+    pool = obj("ipam.metal3.io", "IPPool", "zz")
+    claim = metal3_claim("mm")
+    address = mc.Address(
+        obj("ipam.metal3.io", "IPAddress", "aa-10-0-0-1"), "metal3", "zz", "mm", "10.0.0.1"
+    )
+    graph = mg.Graph(kinds, nodes_of(pool, claim.object, address.object))
+    findings = mc.check([pool], [claim], [address], graph)
+    assert [(f.code, f.object.kind) for f in findings] == [
+        (mc.STAYS_BEHIND, "IPPool"),
+        (mc.STAYS_BEHIND, "IPClaim"),
+        (mc.STAYS_BEHIND, "IPAddress"),
+    ]
+
+
+def test_an_object_left_behind_by_its_owner_has_the_graphs_detail_and_no_one_line_remedy() -> None:
+    kinds = [k for k in KINDS if k.kind != "IPPool"] + [
+        mg.Kind("ipam.metal3.io", "IPPool", False, False)
+    ]
+    claim = metal3_claim("a")
+    address = metal3_address("a", "10.0.0.1")
+    graph = mg.Graph(
+        kinds, nodes_of(POOL, claim.object, address.object, owners={address.object.uid: [POOL]})
+    )
+    findings = [
+        f for f in mc.check([POOL], [claim], [address], graph) if f.object == address.object
+    ]
+    verdict = graph.verdict(address.object.uid)
+    assert [(f.code, f.cause, f.message, f.remedy) for f in findings] == [
+        (mc.STAYS_BEHIND, mg.OWNER_STAYS, verdict.detail, "")
+    ]
+    assert verdict.detail
+
+
+def test_every_group_is_judged_after_one_that_is_clean() -> None:
+    claims = [metal3_claim(n) for n in ("a", "b", "c", "d")]
+    held = [
+        metal3_address("a", "10.0.0.1"),
+        metal3_address("b", "10.0.0.2"),
+        mc.Address(obj("ipam.metal3.io", "IPAddress", "x-2"), "metal3", "p", "c", "10.0.0.2"),
+        mc.Address(obj("ipam.metal3.io", "IPAddress", "y-2"), "metal3", "p", "d", "10.0.0.2"),
+        metal3_address("d", "10.0.0.3"),
+    ]
+    findings = run(claims, held)
+    duplicates = {f.object.name: f.message for f in findings if f.code == mc.DUPLICATE}
+    assert duplicates["p-10-0-0-2"] == (
+        "10.0.0.2 is also held by IPClaim c (pool p, x-2), IPClaim d (pool p, y-2)"
+    )
+    assert set(duplicates) == {"p-10-0-0-2", "x-2", "y-2"}
+    several = {f.object.name: f.message for f in findings if f.code == mc.SEVERAL}
+    assert several == {
+        "y-2": "IPClaim d also holds 10.0.0.3 (p-10-0-0-3)",
+        "p-10-0-0-3": "IPClaim d also holds 10.0.0.2 (y-2)",
+    }
+
+
+def test_a_claim_holding_three_addresses_names_the_other_two() -> None:
+    held = [metal3_address("a", f"10.0.0.{i}") for i in (1, 2, 3)]
+    findings = run([metal3_claim("a")], held)
+    assert (
+        findings[0].message == "IPClaim a also holds 10.0.0.2 (p-10-0-0-2), 10.0.0.3 (p-10-0-0-3)"
+    )
+
+
+def test_foreign_finalizers_are_named_in_full_after_a_claim_that_is_not_ours() -> None:
+    theirs = mc.Claim(
+        obj("ipam.cluster.x-k8s.io", "IPAddressClaim", "t"), "capi", "", False, ("x/y",), "z"
+    )
+    ours = metal3_claim("a", "ipclaim.ipam.metal3.io", "example.com/one", "example.com/two")
+    findings = run([theirs, ours], [])
+    assert [(f.code, f.object.name, f.message) for f in findings] == [
+        (
+            mc.FOREIGN_FINALIZER,
+            "a",
+            "finalizer example.com/one, example.com/two is not this provider's: clusterctl "
+            "copies it, and only its own controller can remove it on the target",
+        )
+    ]
