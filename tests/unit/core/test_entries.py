@@ -345,3 +345,42 @@ def test_a_problem_is_a_field_error() -> None:
 )
 def test_the_family_of_an_entry(raw: object, family: int | None) -> None:
     assert entries.family(raw) == family
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(
+            {"start": "10.0.0.1", "end": "10.0.0.5", "subnet": "garbage"}, id="bad-subnet"
+        ),
+        pytest.param({"start": "bogus", "subnet": "10.0.0.0/30"}, id="bad-start-with-subnet"),
+    ],
+)
+def test_an_entry_with_a_field_that_does_not_parse_walks_nothing(raw: dict[str, str]) -> None:
+    assert entries.bounds(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "spec"),
+    [
+        pytest.param({**V4, "prefix": 32}, {}, id="ipv4-prefix-32"),
+        pytest.param(V4, {"prefix": 32}, id="ipv4-inherits-32"),
+        pytest.param(V6, {"prefix": 128}, id="ipv6-inherits-128"),
+        pytest.param({**V4, "gateway": ""}, {"gateway": "10.0.0.1"}, id="empty-gateway-inherits"),
+    ],
+)
+def test_the_longest_prefix_of_each_family_and_an_empty_gateway_are_fine(
+    raw: dict[str, Any], spec: dict[str, Any]
+) -> None:
+    assert found(raw, **spec) == []
+
+
+def test_a_prefix_of_zero_is_no_prefix_of_its_own_and_the_inherited_one_is_judged() -> None:
+    assert found({**V4, "prefix": 0}, prefix=40) == [
+        (
+            "spec.pools[2]",
+            "has no prefix of its own and inherits spec.prefix 40, longer than 32, "
+            "the longest IPv4 prefix",
+            False,
+        )
+    ]
