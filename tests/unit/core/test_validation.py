@@ -506,3 +506,79 @@ def test_address_identity_cannot_be_modified(changes: dict[str, Any], expected: 
     found = validation.validate_address(address(**changes), old=address())
     assert paths(found) == expected
     assert all(error.message == "cannot be modified" for error in found)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({"namePrefix": ""}, ("spec.namePrefix", "is required"), id="no-prefix"),
+        pytest.param(
+            {"namePrefix": "Bad_Prefix"},
+            (
+                "spec.namePrefix",
+                "'Bad_Prefix' cannot start valid object names: use lower-case letters, digits, "
+                "'-' and '.', starting with a letter or digit",
+            ),
+            id="bad-characters",
+        ),
+        pytest.param(
+            {"dnsServers": "8.8.8.8"},
+            ("spec.dnsServers", "must be a list of IP addresses"),
+            id="dns-not-a-list",
+        ),
+        pytest.param({"prefix": "24"}, ("spec.prefix", "must be an integer"), id="prefix-text"),
+    ],
+)
+def test_each_pool_field_error_has_its_exact_path_and_message(
+    changes: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    found = validation.validate_pool(spec_with(**changes))
+    assert [(e.path, e.message) for e in found] == [expected]
+
+
+def test_the_longest_name_prefix_is_accepted_and_one_more_character_is_not() -> None:
+    longest = "p" * validation.NAME_PREFIX_MAX
+    assert validation.validate_pool(spec_with(namePrefix=longest)) == []
+    assert paths(validation.validate_pool(spec_with(namePrefix=longest + "p"))) == [
+        "spec.namePrefix"
+    ]
+
+
+def test_a_prefix_above_128_is_named_first_then_what_follows_from_it() -> None:
+    found = validation.validate_pool(spec_with(prefix=129))
+    assert (found[0].path, found[0].message) == ("spec.prefix", "129 is not between 0 and 128")
+
+
+def test_a_prefix_of_128_is_accepted_for_an_ipv6_pool() -> None:
+    assert validation.validate_pool(v6_entry(subnet="fd00::/64") | {"prefix": 128}) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        pytest.param({"namePrefix": "Bad_Prefix"}, "spec.namePrefix", id="bad-characters"),
+        pytest.param(
+            {"namePrefix": "p" * (validation.NAME_PREFIX_MAX + 1)}, "spec.namePrefix", id="too-long"
+        ),
+        pytest.param({"prefix": -1}, "spec.prefix", id="negative-prefix"),
+    ],
+)
+def test_an_update_keeps_an_own_rule_problem_the_pool_already_had(
+    changes: dict[str, Any], path: str
+) -> None:
+    old = spec_with(**changes)
+    assert path in paths(validation.validate_pool(old))
+    assert path not in paths(validation.validate_pool(old, old_spec=old))
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        pytest.param({"namePrefix": ""}, "spec.namePrefix", id="no-prefix"),
+        pytest.param({"prefix": 129}, "spec.prefix", id="prefix-above-128"),
+        pytest.param({"dnsServers": "8.8.8.8"}, "spec.dnsServers", id="dns-not-a-list"),
+    ],
+)
+def test_an_update_still_refuses_what_metal3_refuses(changes: dict[str, Any], path: str) -> None:
+    old = spec_with(**changes)
+    assert path in paths(validation.validate_pool(old, old_spec=old))
