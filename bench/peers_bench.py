@@ -342,10 +342,14 @@ def fill(
     try:
         watch.start(origin)
         deadline = origin + timeout
+        at_first: float | None = None  # CPU when the first bound claim is seen
         while watch.count < n and time.perf_counter() < deadline:
             if not started.running():
                 raise RuntimeError(f"{contender.name} exited:\n{started.log_tail()}")
+            if at_first is None and watch.count:
+                at_first = cpu_seconds(started.pid)
             time.sleep(0.2)
+        at_last = cpu_seconds(started.pid)
         timed_out = watch.count < n
         after = server_writes(cp) if timed_out else settled_writes(cp)
         cpu, rss = cpu_seconds(started.pid), peak_rss_bytes(started.pid)
@@ -362,6 +366,7 @@ def fill(
         cpu_seconds=cpu,
         peak_rss_bytes=rss,
         timed_out=timed_out,
+        burst_cpu_seconds=None if at_first is None else at_last - at_first,
     )
 
 
@@ -526,7 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loads.append(load_average())
                 print(
                     f"{time.strftime('%H:%M:%S')} {name}: {run.bound:,} bound, last at {run.last_bound or 0:.1f} s, "
-                    f"{run.per_second:.1f}/s, CPU {run.cpu_seconds:.1f} s",
+                    f"{run.per_second:.1f}/s, CPU {run.cpu_seconds:.1f} s"
+                    f" ({run.burst_cpu_seconds or 0:.1f} s first to last bound)",
                     flush=True,
                 )
                 results.load = " | ".join(loads[:1] + loads[-1:])

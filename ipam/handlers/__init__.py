@@ -18,3 +18,6 @@
 - ``metrics``      Prometheus metrics
 - ``context``      what every reconcile needs
 """
+
+# Before Kopf, which imports kubernetes_asyncio: its generated classes are loaded when named.
+import ipam.kube  # noqa: F401

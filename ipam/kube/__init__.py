@@ -3,6 +3,7 @@
 - ``resources``   every type, finalizer, label and annotation we touch, by name
 - ``bodies``      raw bodies <-> frozen records and core types; the IPAddress upstream makes
 - ``statuses``    claim and pool status as merge patches, empty when nothing changes
+- ``generated``   kubernetes_asyncio's generated classes, each imported when first named
 - ``connection``  kubeconfig / in-cluster configuration and credentials
 - ``client``      async calls with domain outcomes (None, AlreadyExists, Conflict, KubeError)
 - ``events``      core/v1 Events, queued and posted in the background
@@ -10,3 +11,7 @@
 - ``inventory``   a one-shot read of pools and addresses for the ``pools`` command
 - ``neighbours``  what the webhook judges a request against, read at each request
 """
+
+from ipam.kube import generated
+
+generated.defer()

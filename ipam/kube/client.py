@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -70,11 +71,25 @@ class AlreadyExists:
 CreateResult = Created | AlreadyExists
 
 
+def _loads(data: bytes | str) -> Any:
+    """JSON text as Python values (orjson: a watch event or an answer in a third of the time)."""
+    return orjson.loads(data)
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    """A request body as JSON; what orjson refuses (an integer past 64 bits, a Mapping that is
+    not a dict) the standard library writes as before."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
+
+
 def _error(err: ApiException) -> KubeError:
     message = str(err.reason or "")
     reason = ""
     try:
-        status = json.loads(err.body) if err.body else {}
+        status = _loads(err.body) if err.body else {}
         message = status.get("message") or message
         reason = status.get("reason") or ""
     except (ValueError, TypeError, AttributeError):
@@ -230,7 +245,7 @@ class Client:
             failure = ApiException(status=status, reason=reason)
             failure.body = data
             raise _error(failure)
-        answer: Body = json.loads(data) if data else {}
+        answer: Body = _loads(data) if data else {}
         return answer
 
     async def _request(
@@ -250,7 +265,7 @@ class Client:
             async with rest.pool_manager.request(
                 method,
                 f"{self.server}{path}",
-                data=None if body is None else json.dumps(body),
+                data=None if body is None else _dumps(body),
                 headers=headers,
                 proxy=rest.proxy or None,
                 timeout=REQUEST_TIMEOUT,
@@ -357,7 +372,7 @@ class Client:
                         raise _error(failure)
                     async for line in response.content:
                         if line.strip():
-                            yield json.loads(line)
+                            yield _loads(line)
             except (TimeoutError, aiohttp.ClientError, OSError) as err:
                 raise self._unreachable(what, err) from err
             return
