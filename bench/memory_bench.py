@@ -103,6 +103,10 @@ def claim_bodies(namespace: str, names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+class ListFailed(RuntimeError):
+    """The API server answered a List with an error (a timeout or throttling under load)."""
+
+
 async def timed_list(cp: ControlPlane, path: str, page: int = 500) -> tuple[int, float]:
     """Items and seconds of one paged List, as a client reads it (JSON parsed)."""
     context: ssl.SSLContext = ssl_context(cp)
@@ -113,7 +117,10 @@ async def timed_list(cp: ControlPlane, path: str, page: int = 500) -> tuple[int,
         while True:
             url = f"{cp.server}{path}?limit={page}" + (f"&continue={token}" if token else "")
             async with session.get(url) as resp:
-                listed = json.loads(await resp.read())
+                data = await resp.read()
+                if resp.status != 200:
+                    raise ListFailed(f"GET {path}: HTTP {resp.status}: {data[:300]!r}")
+            listed = json.loads(data)
             count += len(listed["items"])
             token = listed["metadata"].get("continue", "")
             if not token:
@@ -149,11 +156,18 @@ def wait_count(cp: ControlPlane, path: str, done: Callable[[int], bool], limit: 
     its Lease under load and wins it back does not count the claims it had nearly bound.
     """
     started = time.perf_counter()
-    while not done(found := count(cp, path)):
+    found: int | str = "no answer"
+    while True:
+        try:
+            found = count(cp, path)
+        except ListFailed as failure:  # a loaded server may refuse one List: ask again
+            print(f"  ({failure}; asking again)", flush=True)
+        else:
+            if done(found):
+                return time.perf_counter() - started
         if time.perf_counter() - started > limit:
             raise RuntimeError(f"{path}: {found} objects after {limit:.0f}s")
         time.sleep(1)
-    return time.perf_counter() - started
 
 
 class Traced:

@@ -179,6 +179,19 @@ class Ledger:
                 self._used.remove(value)
         return recorded
 
+    def compact(self) -> None:
+        """Give back the room of forgotten holdings.
+
+        A dict keeps the table of the largest size it ever had when its entries go, so a
+        pool that held 10,000 addresses would keep their room after they are released.
+        The indexes are copied at their present size (same contents).
+        """
+        self._objects = dict(self._objects)
+        self._by_address = dict(self._by_address)
+        self._by_claim = dict(self._by_claim)
+        self._more_by_address = dict(self._more_by_address)
+        self._more_by_claim = dict(self._more_by_claim)
+
     def object(self, identity: ObjectId) -> Holding | None:
         """What the object ``identity`` holds, if it is recorded."""
         return self._objects.get(identity)

@@ -37,7 +37,7 @@ from ipam.handlers import (
     state,
     webhook_server,
 )
-from ipam.kube import address_lock, client, connection, events, leader, resources
+from ipam.kube import address_lock, client, connection, events, heap, leader, resources
 
 logger = logging.getLogger("ipam")
 
@@ -162,9 +162,12 @@ async def _run(api: client.Client, options: RunOptions) -> int:
     except OSError as err:
         logger.error("Cannot open the health/metrics ports: %s", err)
         return EXIT_MISCONFIGURED
+    give_back = asyncio.create_task(heap.give_back_forever(), name="heap")
     try:
         return await _lead(api, options, missing, registry_metrics, ready, webhook)
     finally:
+        give_back.cancel()
+        await asyncio.gather(give_back, return_exceptions=True)
         await servers.stop()
 
 

@@ -30,6 +30,9 @@ ClaimId = tuple[str, ledger.ClaimKey]
 """(namespace, claim)."""
 
 
+COMPACT_AFTER = 1024
+"""Addresses forgotten before the tables are compacted, at the least."""
+
 MOVED_AWAY = " (moved away)"
 """Appended to a claim's name for the holder of an address a move took away (no object
 name contains a space)."""
@@ -145,6 +148,14 @@ class PoolState:
         if holding.identity not in self.facts:
             self.book.remove(holding)
 
+    def compact(self) -> None:
+        """Give back the room of forgotten entries (see :meth:`ledger.Ledger.compact`)."""
+        self.book.compact()
+        self.facts = dict(self.facts)
+        self.seen_at = dict(self.seen_at)
+        self.first_unbound = dict(self.first_unbound)
+        self.waiting = set(self.waiting)
+
     def idle(self) -> bool:
         """Nothing worth remembering: no object, no pool, no reservation, nobody waiting."""
         return (
@@ -172,6 +183,8 @@ class Registry:
         """The last problem announced about a claim (said once, not at every retry)."""
         self.orphans: dict[tuple[str, ledger.ObjectId], float] = {}
         """When each IPAddress of ours was first found without its claim (monotonic)."""
+        self.dropped = 0
+        """Addresses forgotten since the tables were last compacted (:meth:`compact`)."""
 
     # --- pools -----------------------------------------------------------------------------
 
@@ -323,7 +336,27 @@ class Registry:
         if fact is None:
             return None
         state.book.remove_object(identity)
+        self.dropped += 1
+        if self.dropped >= max(COMPACT_AFTER, len(self.address_pool)):
+            self.compact()
         return state
+
+    def compact(self) -> None:
+        """Copy every table at its present size, giving back the room of what was forgotten.
+
+        A dict or set never shrinks when its entries go: without this, the state of 10,000
+        released claims would keep their room for good. Called once as many addresses were
+        forgotten as are still known (at least :data:`COMPACT_AFTER`), so the copies cost
+        a constant share of each forget.
+        """
+        self.dropped = 0
+        self.address_pool = dict(self.address_pool)
+        self.claim_writes = dict(self.claim_writes)
+        self.reported = dict(self.reported)
+        self.orphans = dict(self.orphans)
+        self.moved_away = set(self.moved_away)
+        for state in self.pools.values():
+            state.compact()
 
     def replace_addresses(
         self,

@@ -35,6 +35,10 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120)
 """The API server gives up on a request after 60 s; this leaves room for the answer."""
 READ_BUFFER = 2**21
 """Bytes: one watch event or object may be as large as etcd allows (about 1.5 MiB)."""
+CONNECTIONS = 16
+"""Requests in flight at once (watches aside): more wait for a free connection. Each TLS
+connection costs about 300 KiB of buffers while it stays open; the API server answers no
+faster with more, and the workers of a burst wait their turn in order."""
 
 
 class KubeError(Exception):
@@ -163,8 +167,11 @@ class Client:
         without a connection limit, so they never starve the calls of the reconciles."""
 
     @classmethod
-    async def connect(cls, kubeconfig: str | None = None) -> Client:
+    async def connect(
+        cls, kubeconfig: str | None = None, *, connections: int = CONNECTIONS
+    ) -> Client:
         configuration = await connection.load_configuration(kubeconfig)
+        configuration.connection_pool_maxsize = connections
         api = k8s.ApiClient(configuration)
         _read_environment_once(api)
         return cls(api, kubeconfig=kubeconfig)
