@@ -81,7 +81,8 @@ def judge(
     if pre_allocated is not None and pre_allocated != address:
         return Verdict(False, f"the pool pre-allocates {pre_allocated} to this claim")
     key = addresses.key_of(address)
-    reserved_for = pool.reserved_for(key) if key is not None else ()
+    assert key is not None  # canonical text always parses
+    reserved_for = pool.reserved_for(key)
     if reserved_for and holding.claim.name not in reserved_for:
         return Verdict(False, f"{address} is pre-allocated to claim {', '.join(reserved_for)}")
     for other in book.holders_of(address):

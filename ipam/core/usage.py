@@ -47,9 +47,7 @@ class Usage:
         """Filled cells of a ``width``-cell bar: 0 only if unused, ``width`` only if full."""
         if self.total <= 0 or self.used <= 0:
             return 0
-        if self.used >= self.total:
-            return width
-        return max(int(self.share * width), 1)  # below width: the share is below 1 here
+        return max(int(self.share * width), 1)  # width exactly when the share is 1
 
     def reaches(self, threshold: Fraction) -> bool:
         """Whether the share used is at or above ``threshold`` percent (a pool with addresses)."""

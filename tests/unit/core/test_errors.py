@@ -98,6 +98,7 @@ def test_each_error_carries_its_exact_text_and_reason(
     make: Callable[[], errors.IPAMError], text: str, reason: str
 ) -> None:
     error = make()
+    assert error.args == (text,)
     assert error.message == text
     assert str(error) == text
     assert error.reason == reason
@@ -137,3 +138,15 @@ def test_pool_invalid_lists_three_problems_and_counts_the_rest() -> None:
         "spec.pools[1]: bad; spec.pools[2]: bad (and 2 more)"
     )
     assert error.problems == tuple(problems)
+
+
+def test_an_invalid_pre_allocation_keeps_the_offending_value() -> None:
+    assert errors.PreAllocationInvalid("x").value == "x"
+
+
+def test_pool_invalid_with_exactly_three_problems_counts_nothing_more() -> None:
+    problems = [errors.FieldError(f"spec.pools[{i}]", "bad") for i in range(3)]
+    assert errors.PoolInvalid(problems).message == (
+        "Invalid IP pool, no entry can hand out addresses: spec.pools[0]: bad; "
+        "spec.pools[1]: bad; spec.pools[2]: bad"
+    )

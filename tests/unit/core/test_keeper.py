@@ -198,3 +198,16 @@ def test_every_controller_keeps_the_same_object_whatever_order_it_saw_them_in() 
 
 def test_no_candidate_keeps_nothing() -> None:
     assert keeper.keep([], keeper.ClaimFacts(), "p") == (None, [])
+
+
+def test_an_address_pre_allocated_to_two_other_claims_names_both() -> None:
+    pool = pools.Pool.from_spec(
+        {
+            "pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}],
+            "preAllocations": {"x": "10.0.0.12", "y": "10.0.0.12"},
+        }
+    )
+    verdict = keeper.judge(
+        candidate("10.0.0.12", name="by-hand"), keeper.ClaimFacts(), pool, ledger.Ledger()
+    )
+    assert verdict == keeper.Verdict(False, "10.0.0.12 is pre-allocated to claim x, y")

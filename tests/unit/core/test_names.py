@@ -139,6 +139,16 @@ def test_prefix_collisions_find_pools_that_could_share_a_name(
             True,
             id="interleaved-regions-meet-at-the-last",
         ),
+        pytest.param(
+            [{"start": "10.0.0.40", "end": "10.0.0.40"}],
+            [
+                {"start": "10.0.0.1", "end": "10.0.0.2"},
+                {"start": "10.0.0.40", "end": "10.0.0.40"},
+                {"start": "10.0.0.50", "end": "10.0.0.50"},
+            ],
+            True,
+            id="met-at-the-second-region-of-the-other",
+        ),
     ],
 )
 def test_overlapping_pools_share_an_address(
