@@ -314,7 +314,9 @@ def main() -> None:
         restart_log = [
             line
             for line in tail.splitlines()
-            if re.search(r"start:|answers|Leader|leader|Lease|Read \d+|running|allocated", line)
+            if re.search(
+                r"start:|answers|Leader|leader|Lease|Read \d+|Listed|running|allocated", line
+            )
         ][:12]
         time.sleep(SETTLE)
         restarted_rss = rss_kib(pid)

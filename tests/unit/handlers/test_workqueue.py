@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import pytest
 
-from ipam.handlers import workqueue
+from ipam.handlers import scheduler, workqueue
 
 T = TypeVar("T")
 
@@ -202,3 +202,37 @@ def test_a_delayed_key_is_judged_when_it_is_due() -> None:
         return [await queue.get() for _ in range(4)]
 
     assert run(scenario) == ["b-late", "a-0", "a-1", "a-2"]
+
+
+def test_a_worker_lets_the_loop_run_between_keys_that_never_wait() -> None:
+    """Re-checks that find everything right make no call and never wait: a worker going
+    through thousands of them must still let the rest of the controller run."""
+
+    async def scenario() -> tuple[int, int]:
+        queue: workqueue.WorkQueue[tuple[str, str]] = workqueue.WorkQueue("t")
+        for n in range(200):
+            queue.add(("ns", f"claim-{n}"))
+        done = 0
+        seen_at = -1
+        finished = asyncio.Event()
+
+        async def recheck(ctx: object, key: tuple[str, str]) -> None:
+            nonlocal done
+            done += 1
+            if done == 200:
+                finished.set()
+
+        async def other() -> None:
+            nonlocal seen_at
+            seen_at = done
+
+        worker = asyncio.create_task(scheduler._work(None, queue, recheck, "claim"))  # type: ignore[arg-type]
+        waiting = asyncio.create_task(other())
+        await finished.wait()
+        queue.shutdown()
+        await asyncio.gather(worker, waiting)
+        return seen_at, done
+
+    seen_at, done = run(scenario)
+    assert done == 200
+    assert 0 <= seen_at < 10, "the other task ran while the keys were being worked through"
