@@ -393,6 +393,12 @@ async def record_on_claim(
     """
     flavour = claim.flavour
     annotation = resources.RECORDED_ADDRESS_ANNOTATION
+    if (
+        claim.has_finalizer
+        and not claim.meta.deleting
+        and claim.meta.annotations.get(annotation) == address
+    ):
+        return claim  # the common re-check: nothing to write, nothing to parse again
     decided = address
 
     def change(meta: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ipam.core import status
+from ipam.core import ledger, status
 from ipam.handlers import metrics, state, workqueue
 from ipam.kube import address_lock, bodies, events, resources
 from ipam.kube import api as kube_api
@@ -88,11 +88,27 @@ class Context:
 
     def __post_init__(self) -> None:
         limits = self.options.limits
-        self.claims = workqueue.WorkQueue("claims", shard=_namespace_of, limits=limits)
+        self.claims = workqueue.WorkQueue(
+            "claims", shard=_namespace_of, urgent=self._claim_is_new_work, limits=limits
+        )
         self.pools = workqueue.WorkQueue("pools", shard=_namespace_of, limits=limits)
         self.addresses = workqueue.WorkQueue("addresses", shard=_namespace_of, limits=limits)
 
     # --- scheduling ------------------------------------------------------------------------
+
+    def _claim_is_new_work(self, ref: ClaimRef) -> bool:
+        """Whether a queued claim goes ahead of the re-checks: its status names no address
+        yet, or it is being deleted. A restart lists every claim at once; a new one is served
+        before the thousands that are bound already.
+
+        Judged by the newest body seen when there is one, otherwise by the ledger.
+        """
+        body = self.mailbox.get(ref)
+        if body is not None:
+            return not bodies.claim_reported_bound(body)
+        key = ledger.ClaimKey(ref.kind, ref.name)
+        pools = self.registry.by_namespace.get(ref.namespace, {})
+        return not any(pool.book.held_by(key) for pool in pools.values())
 
     def claim(self, ref: ClaimRef, body: bodies.Body | None = None, *, after: float = 0) -> None:
         """Reconcile the claim (with this body, if it is the newest one seen)."""

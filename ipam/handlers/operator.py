@@ -13,13 +13,16 @@ handlers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import kopf
 
-from ipam.handlers import context, watching
+from ipam.handlers import context, resync, watching
 from ipam.kube import client, connection, resources, watch
+
+logger = logging.getLogger("ipam")
 
 PREFIX = "capi-ipam.dev"
 
@@ -94,45 +97,116 @@ def add_login(reg: kopf.OperatorRegistry, kubeconfig: str | None) -> None:
         )
 
 
-def plain_watches(
+def claim_watches(
     ctx: context.Context, api: client.Client, namespaces: Sequence[str], served: Iterable[str]
-) -> list[asyncio.Task[None]]:
-    """Claims and IPAddresses of both kinds, watched without Kopf, as tasks.
+) -> tuple[list[asyncio.Task[None]], list[ClaimStream]]:
+    """Claims of both kinds, watched without Kopf, as tasks, and their streams.
 
-    They are most of the watch events in a burst (each claim changes twice and makes an
-    IPAddress), and Kopf's per-event processing (its causes, per-object loggers and memories,
-    handler invocation) cost several times what the handlers themselves do: a plain watch
-    hands the object to the same handlers in the same order.
+    They may start before :func:`ipam.handlers.resync.prime` has read the IPAddresses: a
+    claim event only queues the claim, and nothing is reconciled before the workers start.
+    Call :meth:`ClaimStream.primed` on each stream once the IPAddresses are read.
     """
+    served = set(served)
+    scopes: list[str | None] = list(namespaces) or [None]
+    tasks = []
+    streams = []
+    for flavour in resources.FLAVOURS.values():
+        for namespace in scopes:
+            stream = ClaimStream(ctx, flavour, namespace)
+            streams.append(stream)
+            if str(flavour.claim) not in served:
+                stream.listed()  # no such claims: each IPAddress of the kind is an orphan
+                continue
+            tasks.append(
+                asyncio.create_task(
+                    watch.run(api, flavour.claim, namespace, stream, listed=stream.listed),
+                    name=f"watch-{flavour.claim.plural}-{flavour.kind}-{namespace or 'all'}",
+                )
+            )
+    return tasks, streams
+
+
+def address_watches(
+    ctx: context.Context,
+    api: client.Client,
+    namespaces: Sequence[str],
+    served: Iterable[str],
+    since: resync.Versions,
+) -> list[asyncio.Task[None]]:
+    """IPAddresses of both kinds, watched without Kopf from where ``prime`` read them.
+
+    Claims and IPAddresses are most of the watch events in a burst (each claim changes
+    twice and makes an IPAddress), and Kopf's per-event processing (its causes, per-object
+    loggers and memories, handler invocation) cost several times what the handlers
+    themselves do: a plain watch hands the object to the same handlers in the same order.
+    """
+    served = set(served)
+    scopes: list[str | None] = list(namespaces) or [None]
     tasks = []
     for flavour in resources.FLAVOURS.values():
-        for resource, handle in (
-            (flavour.address, _address_handler(ctx, flavour)),
-            (flavour.claim, _claim_handler(ctx, flavour)),
-        ):
-            if str(resource) not in served:
-                continue
-            scopes: list[str | None] = list(namespaces) or [None]
-            for namespace in scopes:
-                tasks.append(
-                    asyncio.create_task(
-                        watch.run(api, resource, namespace, handle),
-                        name=f"watch-{resource.plural}-{flavour.kind}-{namespace or 'all'}",
-                    )
+        if str(flavour.address) not in served:
+            continue
+        handle = _address_handler(ctx, flavour)
+        for namespace in scopes:
+            tasks.append(
+                asyncio.create_task(
+                    watch.run(
+                        api,
+                        flavour.address,
+                        namespace,
+                        handle,
+                        since=since.get((str(flavour.address), namespace)),
+                    ),
+                    name=f"watch-{flavour.address.plural}-{flavour.kind}-{namespace or 'all'}",
                 )
+            )
     return tasks
+
+
+class ClaimStream:
+    """One claim watch's events into the queues; after each of its Lists, once the
+    IPAddresses are read too, the IPAddresses of ours whose claim was not listed are
+    suspected orphans (the watches that follow report only what changes)."""
+
+    def __init__(
+        self, ctx: context.Context, flavour: resources.Flavour, namespace: str | None
+    ) -> None:
+        self.ctx = ctx
+        self.flavour = flavour
+        self.namespace = namespace
+        self.present: set[resync.Present] = set()
+        self.ready = False
+        self.deferred: set[resync.Present] | None = None
+
+    def __call__(self, type: str | None, body: dict[str, Any]) -> None:
+        if type is None:
+            meta = body.get("metadata") or {}
+            self.present.add((str(meta.get("namespace")), self.flavour.kind, str(meta.get("name"))))
+        watching.on_claim(self.ctx, self.flavour, type, body)
+
+    def listed(self) -> None:
+        present, self.present = self.present, set()
+        logger.info(
+            "Listed %d %s%s.",
+            len(present),
+            self.flavour.claim,
+            f" in {self.namespace}" if self.namespace else "",
+        )
+        if not self.ready:
+            self.deferred = present
+            return
+        resync.suspect_orphans(self.ctx, self.namespace, present, self.flavour.kind)
+
+    def primed(self) -> None:
+        self.ready = True
+        if self.deferred is not None:
+            present, self.deferred = self.deferred, None
+            resync.suspect_orphans(self.ctx, self.namespace, present, self.flavour.kind)
 
 
 def _address_handler(ctx: context.Context, flavour: resources.Flavour) -> watch.Handler:
     def handle(type: str | None, body: dict[str, Any]) -> None:
         watching.on_address(ctx, flavour, type, body)
-
-    return handle
-
-
-def _claim_handler(ctx: context.Context, flavour: resources.Flavour) -> watch.Handler:
-    def handle(type: str | None, body: dict[str, Any]) -> None:
-        watching.on_claim(ctx, flavour, type, body)
 
     return handle
 

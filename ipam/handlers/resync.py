@@ -12,9 +12,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ipam.handlers import addresses, context
-from ipam.kube import bodies, client, resources
+from ipam.kube import bodies, client, resources, watch
 
 logger = logging.getLogger("ipam.resync")
 
@@ -22,39 +23,43 @@ Present = tuple[str, resources.ClaimKind, str]
 """A claim that exists: namespace, kind, name."""
 
 
-async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
+Versions = dict[tuple[str, str | None], str]
+"""Where each List of IPAddresses ended (by resource and namespace): its watch starts there."""
+
+
+async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> Versions:
     """Before any reconcile: every IPAddress of both kinds, every pool and every Cluster.
 
-    The IPAddresses of ours whose claim does not exist are queued as suspected orphans.
-
-    The first allocation then already sees every address that exists. (Kopf's indexes
-    could hold handlers back the same way, but their start-up wait wakes every waiting
-    handler for every listed object: quadratic, minutes for a few thousand objects.)
+    The first allocation then already sees every address that exists. The IPAddresses are
+    read as a watch reads them, and the watches of IPAddresses start where these Lists
+    ended (returned): they are not listed twice. The claims are not read here: their
+    watches list them (each claim only queued, nothing reconciled before this ends), and
+    the IPAddresses of ours whose claim was not among them are suspected orphans then
+    (:func:`suspect_orphans`). (Kopf's indexes could hold handlers back the same way, but
+    their start-up wait wakes every waiting handler for every listed object: quadratic,
+    minutes for a few thousand objects.)
     """
     started = time.monotonic()
     scopes: list[str | None] = list(namespaces) if namespaces else [None]
     counts = {"addresses": 0, "pools": 0, "clusters": 0}
+    versions: Versions = {}
     for namespace in scopes:
         for flavour in resources.FLAVOURS.values():
-            for body in await listed(ctx, flavour.address, namespace):
-                ctx.registry.observe_address(
-                    bodies.address_fact(bodies.address_record(flavour, body))
-                )
-                counts["addresses"] += 1
+            observe = _Primer(ctx, flavour)
+            try:
+                version = await watch.list_all(ctx.api, flavour.address, namespace, observe)
+            except client.KubeError as err:
+                if err.status == 404:
+                    continue  # this kind is not installed
+                raise
+            versions[(str(flavour.address), namespace)] = version
+            counts["addresses"] += observe.count
         for body in await listed(ctx, resources.IPPOOL, namespace):
             ctx.registry.observe_pool(bodies.pool_record(body))
             counts["pools"] += 1
         for body in await listed(ctx, resources.CLUSTER, namespace, missing_ok=(403, 404)):
             ctx.registry.observe_cluster(bodies.cluster_record(body))
             counts["clusters"] += 1
-        # The watches that follow report only what changes in the ledger, so an address
-        # whose claim is already gone would wait for the first periodic pass: look now.
-        present: set[Present] = set()
-        for flavour in resources.FLAVOURS.values():
-            for body in await listed(ctx, flavour.claim, namespace):
-                meta = bodies.meta_of(body)
-                present.add((meta.namespace, flavour.kind, meta.name))
-        suspect_orphans(ctx, namespace, present)
     logger.info(
         "Read %d IPAddresses, %d IPPools and %d Clusters in %.2fs before serving claims.",
         counts["addresses"],
@@ -62,6 +67,23 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
         counts["clusters"],
         time.monotonic() - started,
     )
+    return versions
+
+
+class _Primer:
+    """Each listed IPAddress into the ledger; one of ours being deleted is queued too."""
+
+    def __init__(self, ctx: context.Context, flavour: resources.Flavour) -> None:
+        self.ctx = ctx
+        self.flavour = flavour
+        self.count = 0
+
+    def __call__(self, event: str | None, body: dict[str, Any]) -> None:
+        self.count += 1
+        fact = bodies.address_fact(bodies.address_record(self.flavour, body))
+        self.ctx.registry.observe_address(fact)
+        if fact.deleting and fact.ours and fact.pool_name:
+            self.ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))
 
 
 async def listed(
@@ -134,9 +156,17 @@ async def _namespace(ctx: context.Context, namespace: str | None) -> None:
     suspect_orphans(ctx, namespace, present)
 
 
-def suspect_orphans(ctx: context.Context, namespace: str | None, present: set[Present]) -> None:
-    """Queue every IPAddress of ours whose claim is not among ``present`` (an orphan, or a
-    claim created since the List: the address's reconcile looks again before its grace)."""
+def suspect_orphans(
+    ctx: context.Context,
+    namespace: str | None,
+    present: set[Present],
+    kind: resources.ClaimKind | None = None,
+) -> None:
+    """Queue every IPAddress of ours (of ``kind``, if given) whose claim is not among
+    ``present`` (an orphan, or a claim created since the List: the address's reconcile
+    looks again before its grace)."""
     for fact in list(ctx.registry.facts_in(namespace)):
+        if kind is not None and fact.kind != kind:
+            continue
         if fact.ours and (fact.namespace, fact.kind, fact.claim_name) not in present:
             ctx.address(context.AddressRef(fact.kind, fact.namespace, fact.name))

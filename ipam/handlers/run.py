@@ -344,23 +344,32 @@ async def _operate(
         locks=_address_locks(api, options, missing, identity),
     )
     namespaces = list(options.namespaces)
-    try:
-        await resync.prime(ctx, namespaces or None)
-    except client.KubeError as failure:
-        logger.error("Cannot read what exists before serving claims: %s; trying again.", failure)
-        await _first(asyncio.sleep(RETRY_PAUSE), stop.wait())
-        return None
-    ctx.recorder.start()
-    kopf_ready = asyncio.Event()
-    kopf_stop = asyncio.Event()
-    workers = scheduler.start(ctx)
     served = [
         str(r)
         for f in resources.FLAVOURS.values()
         for r in (f.address, f.claim)
         if r not in missing
     ]
-    workers += operator.plain_watches(ctx, api, namespaces, served)
+    # The claims are listed while the IPAddresses are read: a claim is only queued until
+    # the workers start, and they start once every IPAddress is in the ledger.
+    claim_watches, streams = operator.claim_watches(ctx, api, namespaces, served)
+    try:
+        versions = await resync.prime(ctx, namespaces or None)
+    except client.KubeError as failure:
+        logger.error("Cannot read what exists before serving claims: %s; trying again.", failure)
+        await _cancel(claim_watches)
+        await _first(asyncio.sleep(RETRY_PAUSE), stop.wait())
+        return None
+    except BaseException:
+        await _cancel(claim_watches)
+        raise
+    for stream in streams:
+        stream.primed()
+    ctx.recorder.start()
+    kopf_ready = asyncio.Event()
+    kopf_stop = asyncio.Event()
+    workers = scheduler.start(ctx) + claim_watches
+    workers += operator.address_watches(ctx, api, namespaces, served, versions)
     tasks: dict[str, asyncio.Task[None]] = {
         "operator": asyncio.create_task(
             kopf.operator(
@@ -433,6 +442,12 @@ def _address_locks(
         options.leader_election_namespace,
     )
     return address_lock.Locks(api, options.leader_election_namespace, identity)
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _wait(event: asyncio.Event) -> None:

@@ -1,7 +1,8 @@
 """The workers: take a key, reconcile it, and schedule it again on error or on request.
 
 A reconcile returns None when it is done (its backoff is reset) or a number of seconds
-after which it wants to look again (a wait it knows the end of). An API error schedules a
+after which it wants to look again (a wait it knows the end of). A worker lets the event
+loop run between two keys. An API error schedules a
 retry with the key's exponential backoff; an unexpected exception does too, after logging
 it with its traceback: one bad object never stops a worker.
 """
@@ -54,6 +55,10 @@ async def _work(
                 queue.add_after(key, again)
         finally:
             queue.done(key)
+        # A reconcile that finds the claim right makes no API call and never waits: without
+        # this, one worker would run through thousands of queued re-checks (a restart lists
+        # them all) while the loop answered nothing else, a new claim's writes included.
+        await asyncio.sleep(0)
 
 
 def start(ctx: context.Context) -> list[asyncio.Task[None]]:

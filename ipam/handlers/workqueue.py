@@ -13,6 +13,14 @@ the promises controller-runtime's workqueue keeps:
 
 Keys are served round-robin across *shards* (a namespace, a pool), so a thousand keys of one
 busy shard never keep a key of another shard waiting behind them.
+
+Keys are queued in one of two *lanes*: an optional ``urgent`` judge, asked each time a key
+enters the queue (added, due after a delay, or added again while it was processed), puts
+it in the urgent lane, whose keys are all served before any of the routine lane; within a
+lane, shards take turns as above. A queued routine key judged urgent when it is added
+again moves to the urgent lane; an urgent one stays there until a worker takes it. (The
+controller's use: a claim that holds no address yet is served before the re-checks of
+thousands of claims that already hold theirs, which a restart lists all at once.)
 """
 
 from __future__ import annotations
@@ -48,24 +56,63 @@ class Limits:
     burst: int = 500
 
 
+class _Lane(Generic[K]):
+    """Queued keys of one lane: a queue per shard, and the shards that have keys, in turn."""
+
+    __slots__ = ("ring", "shards")
+
+    def __init__(self) -> None:
+        self.shards: dict[Hashable, deque[K]] = {}
+        self.ring: deque[Hashable] = deque()
+
+    def append(self, shard: Hashable, key: K) -> None:
+        queue = self.shards.get(shard)
+        if queue is None:
+            queue = self.shards[shard] = deque()
+            self.ring.append(shard)
+        queue.append(key)
+
+    def pop(self) -> K:
+        """The first key of the shard whose turn it is (the lane must not be empty)."""
+        shard = self.ring.popleft()
+        queue = self.shards[shard]
+        key = queue.popleft()
+        if queue:
+            self.ring.append(shard)
+        else:
+            del self.shards[shard]
+        return key
+
+    def remove(self, shard: Hashable, key: K) -> None:
+        """Take ``key`` out (it must be queued here): linear in its shard's keys."""
+        queue = self.shards[shard]
+        queue.remove(key)
+        if not queue:
+            del self.shards[shard]
+            self.ring.remove(shard)
+
+
 class WorkQueue(Generic[K]):
-    """Keys to process, each at most once at a time, fair across shards."""
+    """Keys to process, each at most once at a time, urgent ones first, fair across shards."""
 
     def __init__(
         self,
         name: str,
         *,
         shard: Callable[[K], Hashable] = lambda key: None,
+        urgent: Callable[[K], bool] | None = None,
         limits: Limits = Limits(),
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
         self._shard_of = shard
+        self._urgent_of = urgent
         self._limits = limits
         self._clock = clock
-        self._shards: dict[Hashable, deque[K]] = {}
-        self._ring: deque[Hashable] = deque()
-        self._queued: set[K] = set()
+        self._urgent: _Lane[K] = _Lane()
+        self._routine: _Lane[K] = _Lane()
+        self._queued: dict[K, _Lane[K]] = {}
+        """Every queued key and the lane it waits in."""
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
         self._failures: dict[K, int] = {}
@@ -87,15 +134,18 @@ class WorkQueue(Generic[K]):
         if key in self._processing:
             self._dirty.add(key)
             return
-        if key in self._queued:
+        urgent = self._urgent_of is not None and self._urgent_of(key)
+        lane = self._queued.get(key)
+        if lane is not None:
+            if urgent and lane is self._routine:
+                shard = self._shard_of(key)
+                self._routine.remove(shard, key)
+                self._urgent.append(shard, key)
+                self._queued[key] = self._urgent
             return
-        self._queued.add(key)
-        shard = self._shard_of(key)
-        queue = self._shards.get(shard)
-        if queue is None:
-            queue = self._shards[shard] = deque()
-            self._ring.append(shard)
-        queue.append(key)
+        lane = self._urgent if urgent else self._routine
+        self._queued[key] = lane
+        lane.append(self._shard_of(key), key)
         self._notify()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -135,8 +185,9 @@ class WorkQueue(Generic[K]):
     # -- taking ---------------------------------------------------------------------------
 
     async def get(self) -> K:
-        """The next key, round-robin over shards; waits for one. Call :meth:`done` after."""
-        while not self._ring:
+        """The next key (urgent ones first, round-robin over shards within a lane); waits for
+        one. Call :meth:`done` after."""
+        while not self._queued:
             if self._closed:
                 raise ShutDown(self.name)
             getter = asyncio.get_running_loop().create_future()
@@ -147,14 +198,8 @@ class WorkQueue(Generic[K]):
                 if getter.done() and not getter.cancelled():
                     self._notify()  # woken but cancelled: pass the key on to another getter
                 raise
-        shard = self._ring.popleft()
-        queue = self._shards[shard]
-        key = queue.popleft()
-        if queue:
-            self._ring.append(shard)
-        else:
-            del self._shards[shard]
-        self._queued.discard(key)
+        key = (self._urgent if self._urgent.ring else self._routine).pop()
+        del self._queued[key]
         self._processing.add(key)
         return key
 

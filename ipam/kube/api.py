@@ -26,6 +26,13 @@ class Api(Protocol):
         self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
     ) -> list[Body]: ...
 
+    async def list_page(
+        self, resource: Resource, namespace: str | None, token: str | None = None
+    ) -> Body:
+        """One page of a List: ``items``, and ``metadata`` with its resourceVersion and the
+        continue token (none on the last page)."""
+        ...
+
     async def create(
         self, resource: Resource, namespace: str, body: Mapping[str, Any]
     ) -> CreateResult: ...

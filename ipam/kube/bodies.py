@@ -194,6 +194,18 @@ class ClaimRecord:
         return None
 
 
+def claim_reported_bound(body: Body) -> bool:
+    """Whether a claim body's status names its IPAddress and the claim is not being deleted:
+    looking at it again is a re-check, not new work. (A claim that only records an address
+    in its metadata, moved or interrupted mid-allocation, still has its status to get.)"""
+    if as_map(body.get("metadata")).get("deletionTimestamp"):
+        return False
+    status = as_map(body.get("status"))
+    return bool(as_map(status.get("address")).get("name")) or bool(
+        as_map(status.get("addressRef")).get("name")
+    )
+
+
 def claim_record(flavour: resources.Flavour, body: Body) -> ClaimRecord:
     meta = meta_of(body)
     spec = as_map(body.get("spec"))

@@ -6,7 +6,9 @@ the server ends is resumed from the last resourceVersion seen (bookmarks include
 answers with 410 Gone (too old) starts over with a List. A server that cannot be reached,
 or refuses, is asked again after a pause: the stream ends only when its task is cancelled.
 The handler is called in order and must not block; what it raises is logged, and the
-stream goes on.
+stream goes on. A stream may start from the resourceVersion of a List read before
+(:func:`list_all`), without a List of its own, and may be told when each of its Lists is
+complete.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ipam.kube import client
 from ipam.kube.resources import Resource
@@ -23,6 +25,15 @@ from ipam.kube.resources import Resource
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[str | None, dict[str, Any]], None]
+
+
+class Pages(Protocol):
+    """What a List is read through (:meth:`ipam.kube.client.Client.list_page`)."""
+
+    async def list_page(
+        self, resource: Resource, namespace: str | None, token: str | None = None
+    ) -> client.Body: ...
+
 
 WATCH_TIMEOUT = 300
 """Seconds the server keeps one Watch open before it ends it (and it is resumed)."""
@@ -36,16 +47,21 @@ async def run(
     namespace: str | None,
     handler: Handler,
     *,
+    since: str | None = None,
+    listed: Callable[[], None] | None = None,
     server_timeout: int = WATCH_TIMEOUT,
     retry: float = RETRY_PAUSE,
 ) -> None:
-    """List, then watch, forever (until cancelled)."""
-    version: str | None = None
+    """List (unless ``since`` says where an earlier List ended), then watch, forever (until
+    cancelled); ``listed`` is called after each List has handed every object over."""
+    version: str | None = since or None
     where = f"{resource}" + (f" in {namespace}" if namespace else "")
     while True:
         try:
             if version is None:
-                version = await _list(api, resource, namespace, handler)
+                version = await list_all(api, resource, namespace, handler)
+                if listed is not None:
+                    listed()
             version = await follow(api, resource, namespace, version, handler, server_timeout)
         except client.Expired:
             logger.debug("Watch of %s: its resourceVersion expired; listing again.", where)
@@ -59,9 +75,7 @@ async def run(
             await asyncio.sleep(retry)
 
 
-async def _list(
-    api: client.Client, resource: Resource, namespace: str | None, handler: Handler
-) -> str:
+async def list_all(api: Pages, resource: Resource, namespace: str | None, handler: Handler) -> str:
     """Hand every listed object over; returns the List's resourceVersion."""
     token: str | None = None
     while True:

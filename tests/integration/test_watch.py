@@ -87,6 +87,41 @@ def test_listed_then_every_change_in_order_and_resumed_after_the_server_ends_the
     ], "each change once, in order, nothing of another namespace, no replay after a resume"
 
 
+def test_a_stream_started_where_an_earlier_list_ended_does_not_list_again(
+    source_cluster: Cluster, namespace: str
+) -> None:
+    cp, ns = source_cluster, namespace
+    cp.kubectl("apply", "-f", "-", input=claim("before", ns))
+
+    async def scenario() -> tuple[list[tuple[str | None, str, str]], int, int]:
+        api = await client.Client.connect(str(cp.kubeconfig_path))
+        read = Seen()
+        version = await watch.list_all(api, resources.IPCLAIM, ns, read)
+        await asyncio.to_thread(cp.kubectl, "apply", "-f", "-", input=claim("made", ns))
+        seen = Seen()
+        lists = 0
+
+        def listed() -> None:
+            nonlocal lists
+            lists += 1
+
+        task = asyncio.create_task(
+            watch.run(api, resources.IPCLAIM, ns, seen, since=version, listed=listed)
+        )
+        try:
+            await seen.until(("ADDED", ns, "made"))
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await api.close()
+        return seen.events, len(read.events), lists
+
+    events, read, lists = asyncio.run(scenario())
+    assert read == 1
+    assert events == [("ADDED", ns, "made")], "only what changed after the earlier List"
+    assert lists == 0
+
+
 def test_a_watch_from_a_version_too_old_is_expired_so_the_stream_lists_again(
     source_cluster: Cluster, namespace: str
 ) -> None:

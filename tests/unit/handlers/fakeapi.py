@@ -102,6 +102,12 @@ class FakeApi:
     ) -> list[client.Body]:
         return self.all(resource, namespace)
 
+    async def list_page(
+        self, resource: Resource, namespace: str | None, token: str | None = None
+    ) -> client.Body:
+        """Everything in one page (and no resourceVersion: nothing watches this server)."""
+        return {"items": self.all(resource, namespace), "metadata": {"resourceVersion": ""}}
+
     async def create(
         self, resource: Resource, namespace: str, body: Mapping[str, Any]
     ) -> client.CreateResult:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import pytest
 
-from ipam.handlers import workqueue
+from ipam.handlers import scheduler, workqueue
 
 T = TypeVar("T")
 
@@ -124,3 +124,115 @@ def test_a_storm_of_retries_is_spread_by_the_shared_bucket() -> None:
         return delays
 
     assert run(scenario) == pytest.approx([0.001, 0.001, 0.1, 0.2])
+
+
+def _lanes(urgent: set[str]) -> workqueue.WorkQueue[str]:
+    """A queue sharded by a key's first letter whose urgent keys are those in ``urgent``."""
+    return workqueue.WorkQueue("t", shard=lambda key: key[0], urgent=urgent.__contains__)
+
+
+def test_an_urgent_key_added_after_many_routine_ones_is_served_first() -> None:
+    async def scenario() -> list[str]:
+        queue = _lanes({"b-new"})
+        for n in range(1000):
+            queue.add(f"a-{n}")
+        queue.add("b-new")
+        return [await queue.get() for _ in range(3)]
+
+    assert run(scenario) == ["b-new", "a-0", "a-1"]
+
+
+def test_urgent_keys_take_turns_across_shards_and_routine_ones_keep_their_order() -> None:
+    async def scenario() -> list[str]:
+        queue = _lanes({"a-1", "a-2", "b-1"})
+        for key in ("a-0", "b-0", "a-1", "a-2", "b-1", "a-3"):
+            queue.add(key)
+        return [await queue.get() for _ in range(6)]
+
+    assert run(scenario) == ["a-1", "b-1", "a-2", "a-0", "b-0", "a-3"]
+
+
+def test_a_queued_routine_key_judged_urgent_again_moves_ahead_once() -> None:
+    async def scenario() -> list[str]:
+        urgent: set[str] = set()
+        queue = _lanes(urgent)
+        for key in ("a-0", "a-1", "a-2"):
+            queue.add(key)
+        urgent.add("a-2")  # its claim lost its address, say
+        queue.add("a-2")
+        urgent.discard("a-2")
+        queue.add("a-2")  # an urgent key is not sent back
+        assert len(queue) == 3
+        got = [await queue.get() for _ in range(3)]
+        assert len(queue) == 0
+        return got
+
+    assert run(scenario) == ["a-2", "a-0", "a-1"]
+
+
+def test_a_key_added_while_processed_is_judged_again_when_it_is_queued_after_done() -> None:
+    async def scenario() -> list[str]:
+        urgent: set[str] = set()
+        queue = _lanes(urgent)
+        queue.add("a-0")
+        assert await queue.get() == "a-0"
+        queue.add("a-0")  # routine while a worker has it
+        queue.add("b-0")
+        urgent.add("a-0")
+        queue.done("a-0")  # queued again now, and judged now: urgent
+        got = [await queue.get()]
+        assert queue.pending("b-0")
+        queue.add("a-0")  # being processed: not queued twice
+        got.append(await queue.get())
+        assert len(queue) == 0
+        return got
+
+    assert run(scenario) == ["a-0", "b-0"]
+
+
+def test_a_delayed_key_is_judged_when_it_is_due() -> None:
+    async def scenario() -> list[str]:
+        urgent: set[str] = set()
+        queue = _lanes(urgent)
+        queue.add_after("b-late", 0.05)
+        urgent.add("b-late")
+        for n in range(3):
+            queue.add(f"a-{n}")
+        await asyncio.sleep(0.2)
+        return [await queue.get() for _ in range(4)]
+
+    assert run(scenario) == ["b-late", "a-0", "a-1", "a-2"]
+
+
+def test_a_worker_lets_the_loop_run_between_keys_that_never_wait() -> None:
+    """Re-checks that find everything right make no call and never wait: a worker going
+    through thousands of them must still let the rest of the controller run."""
+
+    async def scenario() -> tuple[int, int]:
+        queue: workqueue.WorkQueue[tuple[str, str]] = workqueue.WorkQueue("t")
+        for n in range(200):
+            queue.add(("ns", f"claim-{n}"))
+        done = 0
+        seen_at = -1
+        finished = asyncio.Event()
+
+        async def recheck(ctx: object, key: tuple[str, str]) -> None:
+            nonlocal done
+            done += 1
+            if done == 200:
+                finished.set()
+
+        async def other() -> None:
+            nonlocal seen_at
+            seen_at = done
+
+        worker = asyncio.create_task(scheduler._work(None, queue, recheck, "claim"))  # type: ignore[arg-type]
+        waiting = asyncio.create_task(other())
+        await finished.wait()
+        queue.shutdown()
+        await asyncio.gather(worker, waiting)
+        return seen_at, done
+
+    seen_at, done = run(scenario)
+    assert done == 200
+    assert 0 <= seen_at < 10, "the other task ran while the keys were being worked through"
