@@ -509,3 +509,14 @@ def test_random_in_a_dense_range_with_only_pre_allocations_free_is_exhausted() -
     used = ranges.IntervalSet([(1001, 1999)])
     reserved = ranges.IntervalSet([(1000, 1000)])
     assert allocate.random_free(1000, 1999, used, reserved, random.Random(5)) is None
+
+
+def test_sequential_in_a_one_address_range() -> None:
+    assert allocate.first_free(5, 5, ranges.IntervalSet(), ranges.IntervalSet()) == 5
+
+
+def test_random_never_picks_a_pre_allocation_at_the_end_of_a_dense_range() -> None:
+    used = ranges.IntervalSet([(1, 98)])
+    reserved = ranges.IntervalSet([(99, 99)])
+    rng = random.Random(2)
+    assert {allocate.random_free(0, 99, used, reserved, rng) for _ in range(60)} == {0}
