@@ -15,7 +15,7 @@ PROVIDER := ipam-metal3
 
 .PHONY: help venv tools node-packages test unit lint bench e2e run node image image-oci image-lock \
 	deploy undeploy deploy-examples release-manifests peers conformance mutation e2e-peers bench-peers \
-	bench-memory clean
+	bench-memory bench-scale clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-peers: venv tools ## Upstream Metal3 IPAM, the in-cluster provider and our
 
 bench-memory: venv tools ## Controller RSS idle, at 10,000 bound claims and after release; release rate; restart
 	$(PY) bench/memory_bench.py $(BENCH_ARGS)
+
+bench-scale: venv tools ## 100,000 claims over 100 pools: all bound once, nothing lost, RSS, CPU, the Lease kept (BENCH_ARGS="--claims 2000 --pools 10")
+	$(PY) bench/scale_bench.py $(BENCH_ARGS)
 
 e2e: venv tools ## The YAML scenarios against two real management clusters
 	$(PY) -m pytest scenarios --slow $(PYTEST_ARGS)
