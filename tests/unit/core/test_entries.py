@@ -384,3 +384,18 @@ def test_a_prefix_of_zero_is_no_prefix_of_its_own_and_the_inherited_one_is_judge
             False,
         )
     ]
+
+
+def test_an_empty_start_is_no_start() -> None:
+    assert found({"start": "", "subnet": "10.0.0.0/24"}) == []
+
+
+def test_an_empty_gateway_inherits_the_pools_and_is_judged_by_it() -> None:
+    assert found({**V4, "gateway": ""}, gateway="fd00::1") == [
+        (
+            "spec.pools[2]",
+            "has no gateway of its own and inherits spec.gateway fd00::1, "
+            "which is of the other IP family",
+            False,
+        )
+    ]
