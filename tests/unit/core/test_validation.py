@@ -582,3 +582,79 @@ def test_an_update_keeps_an_own_rule_problem_the_pool_already_had(
 def test_an_update_still_refuses_what_metal3_refuses(changes: dict[str, Any], path: str) -> None:
     old = spec_with(**changes)
     assert path in paths(validation.validate_pool(old, old_spec=old))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param("nope", ("spec", "must be an object"), id="spec-not-an-object"),
+        pytest.param(
+            spec_with(allocationStrategy="roundrobin"),
+            ("spec.allocationStrategy", "must be one of sequential, random"),
+            id="unknown-strategy",
+        ),
+        pytest.param(spec_with(pools="x"), ("spec.pools", "must be a list"), id="pools-not-a-list"),
+        pytest.param(
+            spec_with(preAllocations=["x"]),
+            ("spec.preAllocations", "must map claim names to IP addresses"),
+            id="pre-allocations-not-a-map",
+        ),
+    ],
+)
+def test_a_malformed_pool_gets_its_exact_message(spec: Any, expected: tuple[str, str]) -> None:
+    assert [(e.path, e.message) for e in validation.validate_pool(spec)][:1] == [expected]
+
+
+def test_an_update_that_brings_a_new_own_rule_problem_is_refused() -> None:
+    found = validation.validate_pool(spec_with(namePrefix="Bad_Prefix"), old_spec=VALID)
+    assert "spec.namePrefix" in paths(found)
+
+
+def test_an_update_keeping_the_random_strategy_is_no_change() -> None:
+    random_pool = spec_with(allocationStrategy="random")
+    assert validation.validate_pool(random_pool, old_spec=random_pool) == []
+
+
+def test_every_pre_allocation_is_judged_after_one_that_is_not_an_ip_or_repeats_one() -> None:
+    found = validation.validate_pool(
+        spec_with(
+            preAllocations={
+                "a": "junk",
+                "b": "192.168.0.20",
+                "c": "192.168.0.20",
+                "d": "10.9.9.9",
+            }
+        )
+    )
+    assert paths(found) == [
+        "spec.preAllocations[a]",
+        "spec.preAllocations[c]",
+        "spec.preAllocations[d]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "status"),
+    [
+        pytest.param(VALID, {"indexes": ["machine-0"]}, id="indexes-not-a-map"),
+        pytest.param("nope", {"indexes": {"machine-0": "192.168.0.20"}}, id="spec-not-a-map"),
+    ],
+)
+def test_a_malformed_old_status_or_spec_is_no_reason_to_fail(spec: Any, status: Any) -> None:
+    found = validation.validate_pool(spec, old_status=status)
+    assert "spec.pools" not in paths(found)
+
+
+def test_an_empty_claim_pool_name_and_empty_address_fields_say_so() -> None:
+    claim = validation.validate_claim({"spec": {"pool": {"name": ""}}})
+    assert [(e.path, e.message) for e in claim] == [("spec.pool.name", "cannot be empty")]
+    found = validation.validate_address({"spec": {}})
+    assert [(e.path, e.message) for e in found] == [
+        ("spec.pool.name", "cannot be empty"),
+        ("spec.claim.name", "cannot be empty"),
+        ("spec.address", "cannot be empty"),
+    ]
+
+
+def test_an_empty_gateway_is_no_gateway() -> None:
+    assert validation.validate_pool(spec_with(gateway="")) == []
