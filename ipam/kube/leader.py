@@ -94,6 +94,8 @@ class Elector:
         self.identity = identity or default_identity()
         self.timing = timing
         self.leading = False
+        self._written: dict[str, Any] | None = None
+        """The Lease as the server answered our last write of it, while that write won."""
 
     def _spec(self, previous: dict[str, Any], now: datetime.datetime) -> dict[str, Any]:
         taking_over = previous.get("holderIdentity") != self.identity
@@ -111,8 +113,37 @@ class Elector:
         }
 
     async def try_acquire_or_renew(self) -> bool:
-        """One attempt: True when we hold the lease afterwards."""
+        """One attempt: True when we hold the lease afterwards.
+
+        While leading, the Lease as we last wrote it is written again with a new
+        renewTime: one round trip. A Conflict (someone else wrote it since) or a Lease
+        gone sends the attempt the long way: read it, judge whose it is, write.
+        """
+        if self.leading and self._written is not None:
+            renewed = await self._renew(self._written)
+            if renewed is not None:
+                return renewed
+        return await self._read_and_write()
+
+    async def _renew(self, last: dict[str, Any]) -> bool | None:
+        """The Lease written back as we left it, renewed; None when it must be read first."""
+        spec = dict(last.get("spec") or {})
+        try:
+            written = await self.api.replace(
+                resources.LEASE,
+                self.namespace,
+                self.name,
+                {**last, "spec": self._spec(spec, _now())},
+            )
+        except client.Conflict:
+            self._written = None
+            return None
+        self._written = written
+        return True if written is not None else None
+
+    async def _read_and_write(self) -> bool:
         now = _now()
+        self._written = None
         lease = await self.api.get(resources.LEASE, self.namespace, self.name)
         if lease is None:
             body = {
@@ -122,7 +153,10 @@ class Elector:
                 "spec": self._spec({}, now),
             }
             result = await self.api.create(resources.LEASE, self.namespace, body)
-            return isinstance(result, client.Created)
+            if isinstance(result, client.Created):
+                self._written = result.body
+                return True
+            return False
         spec = dict(lease.get("spec") or {})
         if held_by_other(spec, self.identity, now):
             return False
@@ -132,6 +166,7 @@ class Elector:
             )
         except client.Conflict:
             return False
+        self._written = written
         return written is not None
 
     async def acquire(self) -> None:
@@ -139,17 +174,26 @@ class Elector:
         announced = False
         while True:
             try:
-                if await self.try_acquire_or_renew():
-                    self.leading = True
-                    logger.info(
-                        "Became the leader (lease %s/%s, identity %s).",
-                        self.namespace,
-                        self.name,
-                        self.identity,
-                    )
-                    return
+                won = await asyncio.wait_for(
+                    self.try_acquire_or_renew(), timeout=self.timing.renew_deadline
+                )
+            except TimeoutError:
+                logger.warning(
+                    "Leader election: no answer within %.0fs.", self.timing.renew_deadline
+                )
+                won = False
             except client.KubeError as err:
                 logger.warning("Leader election: %s", err)
+                won = False
+            if won:
+                self.leading = True
+                logger.info(
+                    "Became the leader (lease %s/%s, identity %s).",
+                    self.namespace,
+                    self.name,
+                    self.identity,
+                )
+                return
             if not announced:
                 logger.info(
                     "Waiting for the lease %s/%s held by another controller instance.",
@@ -160,35 +204,47 @@ class Elector:
             await asyncio.sleep(self.timing.retry_period)
 
     async def keep(self) -> None:
-        """Renew forever; raise :class:`LeadershipLost` when the lease cannot be kept."""
+        """Renew forever; raise :class:`LeadershipLost` when the lease cannot be kept.
+
+        A renewal is tried every ``retry_period``. No attempt may use up the deadline: each
+        is given at most twice the retry period (and never more than is left of
+        ``renew_deadline`` since the last renewal), then abandoned (its connection with it)
+        and tried again. Only when ``renew_deadline`` has passed since the last renewal
+        that went through, or another holder has the Lease, is leadership lost.
+        """
         loop = asyncio.get_running_loop()
+        timing = self.timing
         last_renewal = loop.time()
+        next_attempt = last_renewal + timing.retry_period
         while True:
-            await asyncio.sleep(self.timing.retry_period)
-            try:
-                renewed = await asyncio.wait_for(
-                    self.try_acquire_or_renew(), timeout=self.timing.renew_deadline
+            await asyncio.sleep(max(0.0, next_attempt - loop.time()))
+            started = loop.time()
+            next_attempt = started + timing.retry_period
+            left = last_renewal + timing.renew_deadline - started
+            if left <= 0:
+                self.leading = False
+                raise LeadershipLost(
+                    f"lease {self.namespace}/{self.name} not renewed for {timing.renew_deadline:.0f}s"
                 )
+            allowed = min(2 * timing.retry_period, left)
+            try:
+                renewed = await asyncio.wait_for(self.try_acquire_or_renew(), timeout=allowed)
             except TimeoutError:
                 logger.warning(
-                    "Could not renew the lease: no answer within %.0fs.", self.timing.renew_deadline
+                    "Could not renew the lease: no answer within %.1fs; trying again.", allowed
                 )
                 renewed = None
             except client.KubeError as err:
-                logger.warning("Could not renew the lease: %s", str(err) or type(err).__name__)
+                logger.warning(
+                    "Could not renew the lease: %s; trying again.", str(err) or type(err).__name__
+                )
                 renewed = None
             if renewed:
-                last_renewal = loop.time()
-                continue
-            if renewed is False:
+                last_renewal = started
+            elif renewed is False:
                 self.leading = False
                 raise LeadershipLost(
                     f"lease {self.namespace}/{self.name} was taken by another holder"
-                )
-            if loop.time() - last_renewal > self.timing.renew_deadline:
-                self.leading = False
-                raise LeadershipLost(
-                    f"lease {self.namespace}/{self.name} not renewed for {self.timing.renew_deadline:.0f}s"
                 )
 
     async def release(self) -> None:
