@@ -174,3 +174,37 @@ def test_the_interval_of_a_value_is_the_one_holding_it(
 
 def test_an_interval_set_reads_as_its_intervals() -> None:
     assert repr(build((1, 3), (9, 9))) == "IntervalSet([(1, 3), (9, 9)])"
+
+
+@pytest.mark.parametrize("load", [2, 3])
+def test_every_query_from_anywhere_answers_like_a_plain_set(load: int) -> None:
+    rng = random.Random(100 + load)
+    intervals = ranges.IntervalSet(load=load)
+    model: set[int] = set()
+    for _ in range(400):
+        lo = rng.randrange(120)
+        hi = lo + rng.randrange(5)
+        if rng.random() < 0.65:
+            intervals.add(lo, hi)
+            model.update(range(lo, hi + 1))
+        else:
+            intervals.remove(lo, hi)
+            model.difference_update(range(lo, hi + 1))
+    assert len(intervals._starts) > 3, "the set spans several blocks"
+    assert bool(intervals) is bool(model)
+    pieces = list(intervals)
+    for lo in range(-1, 130, 3):
+        assert list(intervals.intervals(start_at=lo)) == [p for p in pieces if p[1] >= lo]
+        for hi in range(lo - 1, 130, 7):
+            free = [v for v in range(lo, hi + 1) if v not in model]
+            assert intervals.count_in(lo, hi) == len([v for v in model if lo <= v <= hi])
+            for n in range(0, len(free) + 2):
+                assert intervals.nth_free(lo, hi, n) == (free[n] if n < len(free) else None)
+
+
+def test_an_interval_set_equals_only_another_with_the_same_members() -> None:
+    assert build((1, 3)) == build((1, 2), (3, 3))
+    assert build((1, 3)) != build((1, 4))
+    assert build((1, 3)) != [(1, 3)]
+    assert not ranges.IntervalSet()
+    assert build((5, 5))
