@@ -131,20 +131,29 @@ def test_small_loads_are_refused() -> None:
         ranges.IntervalSet(load=1)
 
 
-@pytest.mark.parametrize("load", [2, 3, 8])
-def test_many_blocks_answer_like_a_plain_set(load: int) -> None:
-    rng = random.Random(load)
+def random_set(
+    rng: random.Random, load: int, *, steps: int, universe: int, width: int, adding: float
+) -> tuple[ranges.IntervalSet, set[int]]:
+    """An interval set of ``load`` built by random adds and removes, and the same as a plain set."""
     intervals = ranges.IntervalSet(load=load)
     model: set[int] = set()
-    for _ in range(3000):
-        lo = rng.randrange(400)
-        hi = lo + rng.randrange(4)
-        if rng.random() < 0.6:
+    for _ in range(steps):
+        lo = rng.randrange(universe)
+        hi = lo + rng.randrange(width)
+        if rng.random() < adding:
             intervals.add(lo, hi)
             model.update(range(lo, hi + 1))
         else:
             intervals.remove(lo, hi)
             model.difference_update(range(lo, hi + 1))
+    return intervals, model
+
+
+@pytest.mark.parametrize("load", [2, 3, 8])
+def test_many_blocks_answer_like_a_plain_set(load: int) -> None:
+    intervals, model = random_set(
+        random.Random(load), load, steps=3000, universe=400, width=4, adding=0.6
+    )
     assert intervals.count == len(model)
     assert [v for v in range(-2, 410) if intervals.contains(v)] == sorted(model)
     free = [v for v in range(0, 410) if v not in model]
@@ -178,18 +187,9 @@ def test_an_interval_set_reads_as_its_intervals() -> None:
 
 @pytest.mark.parametrize("load", [2, 3])
 def test_every_query_from_anywhere_answers_like_a_plain_set(load: int) -> None:
-    rng = random.Random(100 + load)
-    intervals = ranges.IntervalSet(load=load)
-    model: set[int] = set()
-    for _ in range(400):
-        lo = rng.randrange(120)
-        hi = lo + rng.randrange(5)
-        if rng.random() < 0.65:
-            intervals.add(lo, hi)
-            model.update(range(lo, hi + 1))
-        else:
-            intervals.remove(lo, hi)
-            model.difference_update(range(lo, hi + 1))
+    intervals, model = random_set(
+        random.Random(100 + load), load, steps=400, universe=120, width=5, adding=0.65
+    )
     assert len(intervals._starts) > 3, "the set spans several blocks"
     assert bool(intervals) is bool(model)
     pieces = list(intervals)

@@ -116,16 +116,21 @@ def test_a_leader_renews_with_one_write_and_no_read() -> None:
     assert lease["spec"]["leaseTransitions"] == 0
 
 
+async def taken_by_other(api: FakeApi) -> None:
+    """Another holder writes the Lease, renewed just now, behind the elector's back."""
+    stored = api.find(resources.LEASE, NS, "lead")
+    assert stored is not None
+    taken = {**stored, "spec": {**stored["spec"], "holderIdentity": "other"}}
+    taken["spec"]["renewTime"] = leader._format(leader._now())
+    await FakeApi.replace(api, resources.LEASE, NS, "lead", taken)
+
+
 def test_a_lease_written_by_someone_else_meanwhile_is_read_and_judged_again() -> None:
     async def scenario() -> tuple[bool, list[str], dict[str, Any] | None]:
         api = CountingApi()
         mine = elector(api)
         await mine.acquire()
-        stored = api.find(resources.LEASE, NS, "lead")
-        assert stored is not None
-        taken = {**stored, "spec": {**stored["spec"], "holderIdentity": "other"}}
-        taken["spec"]["renewTime"] = leader._format(leader._now())
-        await FakeApi.replace(api, resources.LEASE, NS, "lead", taken)
+        await taken_by_other(api)
         api.calls.clear()
         renewed = await mine.try_acquire_or_renew()
         return renewed, api.calls, api.find(resources.LEASE, NS, "lead")
@@ -204,11 +209,7 @@ def test_a_leader_that_finds_another_holder_loses_the_lease_at_once() -> None:
         api = CountingApi()
         mine = elector(api, timing=FAST)
         await mine.acquire()
-        stored = api.find(resources.LEASE, NS, "lead")
-        assert stored is not None
-        taken = {**stored, "spec": {**stored["spec"], "holderIdentity": "other"}}
-        taken["spec"]["renewTime"] = leader._format(leader._now())
-        await FakeApi.replace(api, resources.LEASE, NS, "lead", taken)
+        await taken_by_other(api)
         try:
             await mine.keep()
         except leader.LeadershipLost as lost:
