@@ -93,16 +93,50 @@ def snapshot(ledger: Ledger) -> dict[str, Any]:
     return {"claims": claims, "addresses": addresses}
 
 
+def in_flight(ledger: Ledger) -> list[str]:
+    """Claims an address object of their kind names while their status names no address.
+
+    A controller creates the address object first and writes the claim's status next, so
+    for a moment the allocation exists and the claim does not show it yet.
+    """
+    found: list[str] = []
+    pairs = (
+        (METAL3_CLAIM, ledger.metal3_claims, metal3_bound_to, METAL3_ADDRESS, "claim"),
+        (CAPI_CLAIM, ledger.capi_claims, capi_bound_to, CAPI_ADDRESS, "claimRef"),
+    )
+    for claim_kind, claims, bound_to, address_kind, ref in pairs:
+        unbound = {name(c) for c in claims if bound_to(c) is None}
+        for address in ledger.metal3_addresses if ref == "claim" else ledger.capi_addresses:
+            claim = dig(address, "spec", ref, "name")
+            if claim in unbound:
+                found.append(
+                    f"{claim_kind.kind} {claim} is named by {address_kind.kind} {name(address)} "
+                    "but its status names no address"
+                )
+    return found
+
+
 def snapshot_of(client: ObjectClient, namespaces: Mapping[str, str]) -> dict[str, Any]:
     """The snapshot of every namespace: template name -> namespace, ``namespace`` first."""
+    taken, _ = snapshot_and_in_flight(client, namespaces)
+    return taken
+
+
+def snapshot_and_in_flight(
+    client: ObjectClient, namespaces: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The snapshot of every namespace, and its claims :func:`in_flight`, from one reading."""
     claims: dict[str, Any] = {}
     addresses: dict[str, Any] = {}
+    pending: list[str] = []
     for variable, namespace in namespaces.items():
         prefix = "" if variable == "namespace" else f"{variable}/"
-        one = snapshot(read_ledger(client, namespace))
+        ledger = read_ledger(client, namespace)
+        one = snapshot(ledger)
         claims.update({prefix + key: value for key, value in one["claims"].items()})
         addresses.update({prefix + key: value for key, value in one["addresses"].items()})
-    return {"claims": claims, "addresses": addresses}
+        pending += [prefix + line for line in in_flight(ledger)]
+    return {"claims": claims, "addresses": addresses}, pending
 
 
 def _address_of(bound_to: str | None, addresses: dict[str, Obj]) -> str | None:

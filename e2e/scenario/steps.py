@@ -21,6 +21,7 @@ from e2e.scenario.run import Run
 DEFAULT_WAIT = 60.0
 DEFAULT_READY = 60.0
 DEFAULT_CHUNK = 250
+SNAPSHOT_SETTLE = 60.0
 
 
 class ControllerExited(ScenarioError):
@@ -216,8 +217,26 @@ def _namespaces(run: Run, named: list[str] | None) -> list[str]:
 
 
 def snapshot(run: Run, step: Step) -> None:
+    """Record the allocations once no claim is in flight (its address made, its status not yet).
+
+    A pool's ``used`` counts an address as soon as it exists, so a wait on it can pass
+    while the last claims have not been told; a snapshot taken then would record them as
+    unbound. A claim still in flight after ``SNAPSHOT_SETTLE`` seconds fails the step.
+    """
     client = run.client(step.cluster)
-    run.record_snapshot(step.body, allocations.snapshot_of(client, run.namespaces))
+
+    def settled() -> dict[str, Any]:
+        taken, pending = allocations.snapshot_and_in_flight(client, run.namespaces)
+        if pending:
+            shown = pending[:10] + ([f"... {len(pending) - 10} more"] if len(pending) > 10 else [])
+            raise Mismatch(
+                f"snapshot '{step.body}' on {step.cluster}: {len(pending)} claim(s) in flight",
+                expected="every claim an address object names is bound to an address",
+                found=shown,
+            )
+        return taken
+
+    run.record_snapshot(step.body, run.poll(settled, SNAPSHOT_SETTLE))
 
 
 def capture(run: Run, step: Step) -> None:

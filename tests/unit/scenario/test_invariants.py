@@ -273,3 +273,21 @@ def test_a_dangling_binding_shows_in_the_snapshot() -> None:
 def test_two_empty_namespaces_have_equal_snapshots() -> None:
     assert allocations.snapshot(Ledger()) == allocations.snapshot(Ledger())
     assert allocations.snapshot(Ledger()) == {"claims": {}, "addresses": {}}
+
+
+def test_claims_named_by_an_address_but_not_yet_told_are_in_flight() -> None:
+    ledger = Ledger(
+        metal3_claims=[metal3_claim("m1", "p-10-0-0-10"), metal3_claim("m2"), metal3_claim("m3")],
+        metal3_addresses=[
+            metal3_address("p-10-0-0-10", "10.0.0.10", "m1"),
+            metal3_address("p-10-0-0-12", "10.0.0.12", "m2"),
+        ],
+        capi_claims=[capi_claim("c1"), capi_claim("m3")],
+        capi_addresses=[capi_address("p-10-0-0-11", "10.0.0.11", "c1")],
+    )
+
+    assert allocations.in_flight(ledger) == [
+        "IPClaim m2 is named by IPAddress p-10-0-0-12 but its status names no address",
+        "IPAddressClaim c1 is named by IPAddress p-10-0-0-11 but its status names no address",
+    ]
+    assert allocations.in_flight(HEALTHY) == []

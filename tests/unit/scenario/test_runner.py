@@ -288,6 +288,68 @@ def test_a_move_that_loses_a_binding_differs_from_the_snapshot(tmp_path: Path) -
     assert "-  IPClaim/m1: 10.0.0.10\n    +  IPClaim/m1: null" in text
 
 
+def test_a_snapshot_waits_for_a_claim_whose_address_exists_to_learn_it(tmp_path: Path) -> None:
+    """A controller writes the IPAddress before the claim's status: the snapshot is taken
+    once the claim's status names it, never in between (a pool's ``used`` already counts it).
+    """
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    in_flight = claim("m1", "p-10-0-0-10")
+    del in_flight["status"]
+    source.put(in_flight)
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    source.put(pool())
+
+    run, _ = run_yaml(
+        tmp_path,
+        """
+        description: the status lands a moment after the address
+        steps:
+          - background:
+              id: controller
+              steps:
+                - sleep: 0.3
+                - patch:
+                    object: {apiVersion: ipam.metal3.io/v1alpha1, kind: IPClaim, metadata: {name: m1}}
+                    subresource: status
+                    merge: {status: {address: {name: p-10-0-0-10}}}
+          - snapshot: before
+          - join: controller
+        """,
+        env,
+    )
+
+    assert run.snapshots["before"]["claims"] == {"IPClaim/m1": "10.0.0.10"}
+
+
+def test_a_snapshot_of_a_claim_that_never_learns_its_address_fails_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from e2e.scenario import steps
+
+    monkeypatch.setattr(steps, "SNAPSHOT_SETTLE", 0.2)
+    env = FakeEnvironment()
+    source = env.clients["source"]
+    in_flight = claim("m1", "p-10-0-0-10")
+    del in_flight["status"]
+    source.put(in_flight)
+    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
+    source.put(pool())
+
+    text = failure_of(
+        tmp_path,
+        """
+        description: nothing writes the status
+        steps:
+          - snapshot: before
+        """,
+        env,
+    )
+
+    assert "still not true after 0.2 s: snapshot 'before' on source" in text
+    assert "IPClaim m1 is named by IPAddress p-10-0-0-10 but its status names no address" in text
+
+
 def test_an_empty_snapshot_equals_an_empty_one_even_without_the_kinds(tmp_path: Path) -> None:
     env = FakeEnvironment()
     for client in env.clients.values():
