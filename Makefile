@@ -116,14 +116,15 @@ KUSTOMIZE_CONFIG = case "$(WEBHOOK)" in ""|cert-manager|secret) ;; *) echo "WEBH
 	  for c in $(WEBHOOK_COMPONENTS); do printf '  - %s/%s\n' "$$rel" "$$c"; done; } > "$$dir/kustomization.yaml" && \
 	kubectl kustomize "$$dir"
 
-deploy: ## Install CRDs, RBAC and the Deployment into the cluster of $KUBECONFIG (IMG=capi-ipam:dev, WEBHOOK=cert-manager)
+deploy: ## Install CRDs, RBAC, the Deployment and its FlowSchema into the cluster of $KUBECONFIG (IMG=capi-ipam:dev, WEBHOOK=cert-manager)
 	@set -o pipefail; { $(KUSTOMIZE_CONFIG); } | sed 's|image: capi-ipam:dev|image: $(IMG)|' | kubectl apply -f -
 
-undeploy: ## Remove the webhook, the Deployment, RBAC and namespace; the CRDs and your pools, claims, addresses stay
+undeploy: ## Remove the webhook, the Deployment, FlowSchema, RBAC and namespace; the CRDs and your pools, claims, addresses stay
 	kubectl delete --ignore-not-found -f config/webhook/manifests.yaml -f config/webhook/service.yaml
 	@if kubectl get crd certificates.cert-manager.io >/dev/null 2>&1; then \
 	  kubectl delete --ignore-not-found -f config/certmanager/certificate.yaml; fi
 	kubectl delete --ignore-not-found --cascade=foreground -f config/manager/deployment.yaml
+	kubectl delete --ignore-not-found -f config/flowcontrol/flowschema.yaml
 	kubectl delete --ignore-not-found $(foreach f,$(filter-out %/kustomization.yaml,$(wildcard config/rbac/*.yaml)),-f $(f))
 	kubectl delete --ignore-not-found -f config/namespace.yaml
 

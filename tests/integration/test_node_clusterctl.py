@@ -140,6 +140,8 @@ def test_release_manifests_are_a_provider_repository_with_the_provider_labels(
     kinds = {d["kind"] for d in docs}
     assert {"Namespace", "CustomResourceDefinition", "Deployment", "ClusterRole"} <= kinds
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"] == [nh.SYSTEM]
+    (schema,) = [d for d in docs if d["kind"] == "FlowSchema"]
+    assert "namespace" not in schema["metadata"], "a FlowSchema is cluster-scoped"
     for doc in docs:
         assert PROVIDER_LABEL.items() <= doc["metadata"].get("labels", {}).items(), doc["kind"]
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
@@ -186,6 +188,7 @@ def test_clusterctl_init_records_the_provider_in_the_inventory(initialised: Clus
     labels = deployment["metadata"]["labels"]
     assert labels["clusterctl.cluster.x-k8s.io"] == ""
     assert labels["cluster.x-k8s.io/provider"] == "ipam-metal3"
+    assert initialised.get_json("flowschema", "ipam-leader-election") is not None
 
 
 def test_the_pod_clusterctl_installed_runs_and_allocates(initialised: Cluster) -> None:
@@ -212,5 +215,6 @@ def test_clusterctl_delete_removes_the_provider_and_keeps_the_allocations(
     assert initialised.get_json("deployment", nh.DEPLOYMENT, "-n", nh.SYSTEM) is None
     providers = initialised.get_json("providers.clusterctl.cluster.x-k8s.io", "-A")
     assert [p["metadata"]["name"] for p in providers["items"]] == ["cluster-api"]
+    assert initialised.get_json("flowschema", "ipam-leader-election") is None
     assert initialised.get_json("crd", "ippools.ipam.metal3.io") is not None
     assert nh.bindings(initialised, "from-clusterctl") == held

@@ -190,6 +190,8 @@ def test_make_deploy_makes_the_deployment_available_with_a_ready_pod(cluster: Cl
     assert status["ready"]
     assert "running" in status["state"]
     assert status["image"] == "docker.io/library/capi-ipam:dev"
+    schema = cluster.get_json("flowschema", "ipam-leader-election")
+    assert schema["spec"]["priorityLevelConfiguration"] == {"name": "leader-election"}
 
 
 def test_objects_left_by_metal3_ipam_are_adopted_as_they_are(
@@ -322,6 +324,7 @@ def test_make_undeploy_removes_the_controller_and_keeps_every_allocation(cluster
     assert cluster.get_json("deployment", nh.DEPLOYMENT, "-n", nh.SYSTEM) is None
     assert cluster.get_json("namespace", nh.SYSTEM) is None
     assert cluster.get_json("clusterrole", "ipam-manager") is None
+    assert cluster.get_json("flowschema", "ipam-leader-election") is None
     assert cluster.get_json("crd", POOLS) is not None
     assert nh.bindings(cluster, "default") == held
     # Deploying again adopts everything as it is.

@@ -1,4 +1,5 @@
-"""The deployment in config/: least-privilege RBAC, a locked-down Deployment, a valid layout.
+"""The deployment in config/: least-privilege RBAC, a locked-down Deployment, the FlowSchema of
+its Lease, a valid layout, and a `make undeploy` that removes what `make deploy` applies.
 
 The e2e harness applies config/namespace.yaml and every file of config/rbac/ as they are,
 without kustomize, so each of those files must stand on its own.
@@ -6,6 +7,7 @@ without kustomize, so each of those files must stand on its own.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -163,7 +165,8 @@ NAMESPACED_KINDS = {"ServiceAccount", "Role", "RoleBinding", "Deployment"}
     "path",
     [
         pytest.param(p, id=str(p.relative_to(CONFIG)))
-        for p in sorted([*(CONFIG / "rbac").glob("*.yaml"), *(CONFIG / "manager").glob("*.yaml")])
+        for d in ("rbac", "manager", "flowcontrol")
+        for p in sorted((CONFIG / d).glob("*.yaml"))
         if p.name != "kustomization.yaml"
     ],
 )
@@ -308,6 +311,7 @@ def test_deployment_has_writable_scratch_space_despite_the_read_only_root() -> N
     [
         pytest.param(CONFIG / "rbac", id="config/rbac"),
         pytest.param(CONFIG / "manager", id="config/manager"),
+        pytest.param(CONFIG / "flowcontrol", id="config/flowcontrol"),
         pytest.param(REPO / "crds", id="crds"),
     ],
 )
@@ -317,30 +321,47 @@ def test_each_kustomization_lists_every_manifest_beside_it(directory: Path) -> N
     assert sorted(kustomization["resources"]) == sorted(manifests)
 
 
-def test_top_kustomization_ties_namespace_crds_rbac_and_manager_with_the_provider_label() -> None:
+def test_top_kustomization_ties_namespace_crds_rbac_manager_flowcontrol_with_the_label() -> None:
     (kustomization,) = load(CONFIG / "kustomization.yaml")
     assert kustomization["namespace"] == NAMESPACE
-    assert kustomization["resources"] == ["namespace.yaml", "../crds", "rbac", "manager"]
+    assert kustomization["resources"] == [
+        "namespace.yaml",
+        "../crds",
+        "rbac",
+        "manager",
+        "flowcontrol",
+    ]
     assert kustomization["labels"] == [{"pairs": PROVIDER_LABEL, "includeSelectors": True}]
     for resource in kustomization["resources"]:
         assert (CONFIG / resource).exists(), resource
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
-def test_kustomize_renders_every_object_labelled_for_the_provider() -> None:
+NEEDS_KUBECTL = pytest.mark.skipif(
+    shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed"
+)
+
+
+def rendered_config() -> list[dict[str, Any]]:
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(CONFIG)], capture_output=True, text=True, check=True
     )
     assert "deprecated" not in rendered.stderr.lower()
-    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+@NEEDS_KUBECTL
+def test_kustomize_renders_every_object_labelled_for_the_provider() -> None:
+    docs = rendered_config()
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
         ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role"]
-        + ["RoleBinding", "Deployment"]
+        + ["RoleBinding", "Deployment", "FlowSchema"]
         + ["CustomResourceDefinition"] * 3
     )
     for doc in docs:
         assert PROVIDER_LABEL.items() <= doc["metadata"]["labels"].items(), doc["kind"]
+        namespaced = doc["kind"] in NAMESPACED_KINDS
+        assert (doc["metadata"].get("namespace") == NAMESPACE) == namespaced, doc["kind"]
     (rendered_deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     assert PROVIDER_LABEL.items() <= rendered_deployment["spec"]["selector"]["matchLabels"].items()
 
@@ -418,3 +439,80 @@ def test_cert_manager_issues_the_secret_the_deployment_mounts_and_injects_its_ca
     assert f"cert-manager.io/inject-ca-from: {NAMESPACE}/{certificate['metadata']['name']}" in (
         kustomization
     )
+
+
+# --- the FlowSchema of the Lease (config/flowcontrol) ------------------------------------------
+
+
+def flow_schema() -> dict[str, Any]:
+    return one("FlowSchema", CONFIG / "flowcontrol")
+
+
+def test_flow_schema_sends_the_service_accounts_leases_to_the_leader_election_level() -> None:
+    spec = flow_schema()["spec"]
+    assert flow_schema()["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1"
+    assert spec["priorityLevelConfiguration"] == {"name": "leader-election"}
+    assert spec["distinguisherMethod"] == {"type": "ByUser"}
+    (rule,) = spec["rules"]
+    account = one("ServiceAccount")["metadata"]
+    assert rule["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "serviceAccount": {"name": account["name"], "namespace": account["namespace"]},
+        }
+    ]
+    assert "nonResourceRules" not in rule
+
+
+def test_flow_schema_takes_the_lease_verbs_of_the_role_in_its_namespace_and_nothing_else() -> None:
+    (resource_rule,) = flow_schema()["spec"]["rules"][0]["resourceRules"]
+    assert resource_rule["apiGroups"] == ["coordination.k8s.io"]
+    assert resource_rule["resources"] == ["leases"]
+    assert resource_rule["namespaces"] == [one("Role")["metadata"]["namespace"]]
+    assert not resource_rule.get("clusterScope", False)
+    role_verbs = grants(one("Role"))[("coordination.k8s.io", "leases")]
+    assert sorted(resource_rule["verbs"]) == sorted(role_verbs)
+
+
+def test_flow_schema_is_matched_before_every_built_in_schema_a_service_account_falls_to() -> None:
+    """The lowest precedence matches first: after the built-in leader-election schemas (100,
+    and 200 where it still exists; Kubernetes' own components only), before
+    service-accounts (9000), global-default (9900) and catch-all (10000); and before
+    kube-system-service-accounts (900) too, so that no built-in schema for service accounts
+    comes first."""
+    precedence = flow_schema()["spec"]["matchingPrecedence"]
+    assert 200 < precedence < 900
+
+
+# --- make undeploy removes what make deploy applies ----------------------------------------
+
+
+def undeploy_files() -> list[Path]:
+    """Every file `make undeploy` deletes, in its order."""
+    script = subprocess.run(
+        ["make", "-s", "-n", "undeploy"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    lexer = shlex.shlex(script.replace("\\\n", " "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands = list(lexer)
+    return [REPO / commands[i + 1] for i, word in enumerate(commands) if word == "-f"]
+
+
+@NEEDS_KUBECTL
+def test_make_undeploy_deletes_every_object_make_deploy_applies_but_the_crds() -> None:
+    deleted = {
+        (doc["kind"], doc["metadata"]["name"]) for path in undeploy_files() for doc in load(path)
+    }
+    deployed = {
+        (doc["kind"], doc["metadata"]["name"])
+        for doc in rendered_config()
+        if doc["kind"] != "CustomResourceDefinition"
+    }
+    assert deployed <= deleted
+    assert ("FlowSchema", "ipam-leader-election") in deleted
+
+
+def test_make_undeploy_deletes_the_flow_schema_after_the_deployment_is_gone() -> None:
+    """The leader hands its Lease back while stopping: its renewals keep their priority."""
+    files = [p.relative_to(CONFIG).as_posix() for p in undeploy_files()]
+    assert files.index("flowcontrol/flowschema.yaml") > files.index("manager/deployment.yaml")
