@@ -241,6 +241,13 @@ def main() -> None:
     parser.add_argument("--trace", type=Path, help="tracemalloc snapshots into this directory")
     parser.add_argument("--controller-args", default="", help="extra flags, space-separated")
     parser.add_argument("--keep-log", type=Path, help="copy the controller's log here at the end")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="bind and release the claims this many times in all; from the second round on, "
+        "one process: memory kept after a release and reused by the next is not a leak",
+    )
     args = parser.parse_args()
     n: int = args.claims
     traced = Traced(args.trace)
@@ -352,6 +359,25 @@ def main() -> None:
         traced.take(pid, "deleted")
         time.sleep(args.later)
         later = rss_kib(pid)
+        again: list[tuple[str, str]] = []
+        for round_ in range(2, args.rounds + 1):
+            names = [f"claim-{round_}-{i}" for i in range(n)]
+            bodies = claim_bodies(namespace, names)
+            asyncio.run(create_many(cp, claims_path, bodies, args.concurrency))
+            wait_count(cp, addresses_path, lambda found: found >= n, max(900.0, n))
+            time.sleep(SETTLE)
+            round_bound = rss_kib(pid)
+            show(f"round {round_}: RSS with {n:,} claims bound (KiB)", f"{round_bound:,}")
+            asyncio.run(delete_all(cp, claims_path, names, args.concurrency))
+            wait_count(cp, addresses_path, lambda found: found == 0, max(900.0, n))
+            wait_count(cp, claims_path, lambda found: found == 0, max(900.0, n))
+            time.sleep(SETTLE)
+            round_after = rss_kib(pid)
+            show(f"round {round_}: RSS after all are released (KiB)", f"{round_after:,}")
+            again += [
+                (f"round {round_}: RSS with {n:,} claims bound (KiB)", f"{round_bound:,}"),
+                (f"round {round_}: RSS after all are released (KiB)", f"{round_after:,}"),
+            ]
         runner.stop()
         load = Path("/proc/loadavg").read_text().split()[:3]
 
@@ -364,6 +390,7 @@ def main() -> None:
             ("  per held address over idle (bytes)", f"{(restarted_rss - idle) * 1024 / n:,.0f}"),
             ("RSS right after all are released (KiB)", f"{after:,}"),
             (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
+            *again,
             (
                 f"claims bound/s ({n:,} created, {args.concurrency} in flight)",
                 f"{n / bind_seconds:,.1f}",
