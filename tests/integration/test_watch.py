@@ -161,6 +161,28 @@ def test_bodies_are_handed_over_without_managed_fields(
         assert body["spec"] == {"pool": {"name": "p"}}
 
 
+def test_a_whole_list_comes_without_managed_fields_too(
+    source_cluster: Cluster, namespace: str
+) -> None:
+    """The periodic re-alignment lists every claim at once and queues each with its body."""
+    cp, ns = source_cluster, namespace
+    for name in ("a", "b"):
+        cp.kubectl("apply", "-f", "-", input=claim(name, ns))
+
+    async def scenario() -> list[dict[str, Any]]:
+        api = await client.Client.connect(str(cp.kubeconfig_path))
+        try:
+            return await api.list_objects(resources.IPCLAIM, ns)
+        finally:
+            await api.close()
+
+    items = asyncio.run(scenario())
+    assert sorted(b["metadata"]["name"] for b in items) == ["a", "b"]
+    for body in items:
+        assert "managedFields" not in body["metadata"]
+        assert body["metadata"]["uid"]
+
+
 def test_a_watch_from_a_version_too_old_is_expired_so_the_stream_lists_again(
     source_cluster: Cluster, namespace: str
 ) -> None:
