@@ -288,10 +288,8 @@ def test_a_move_that_loses_a_binding_differs_from_the_snapshot(tmp_path: Path) -
     assert "-  IPClaim/m1: 10.0.0.10\n    +  IPClaim/m1: null" in text
 
 
-def test_a_snapshot_waits_for_a_claim_whose_address_exists_to_learn_it(tmp_path: Path) -> None:
-    """A controller writes the IPAddress before the claim's status: the snapshot is taken
-    once the claim's status names it, never in between (a pool's ``used`` already counts it).
-    """
+def claim_in_flight() -> FakeEnvironment:
+    """A source where IPClaim m1's IPAddress exists and its status does not name it yet."""
     env = FakeEnvironment()
     source = env.clients["source"]
     in_flight = claim("m1", "p-10-0-0-10")
@@ -299,6 +297,14 @@ def test_a_snapshot_waits_for_a_claim_whose_address_exists_to_learn_it(tmp_path:
     source.put(in_flight)
     source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
     source.put(pool())
+    return env
+
+
+def test_a_snapshot_waits_for_a_claim_whose_address_exists_to_learn_it(tmp_path: Path) -> None:
+    """A controller writes the IPAddress before the claim's status: the snapshot is taken
+    once the claim's status names it, never in between (a pool's ``used`` already counts it).
+    """
+    env = claim_in_flight()
 
     run, _ = run_yaml(
         tmp_path,
@@ -328,13 +334,7 @@ def test_a_snapshot_of_a_claim_that_never_learns_its_address_fails_and_says_so(
     from e2e.scenario import steps
 
     monkeypatch.setattr(steps, "SNAPSHOT_SETTLE", 0.2)
-    env = FakeEnvironment()
-    source = env.clients["source"]
-    in_flight = claim("m1", "p-10-0-0-10")
-    del in_flight["status"]
-    source.put(in_flight)
-    source.put(address("p-10-0-0-10", "10.0.0.10", "m1"))
-    source.put(pool())
+    env = claim_in_flight()
 
     text = failure_of(
         tmp_path,
