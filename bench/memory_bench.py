@@ -366,18 +366,16 @@ def main() -> None:
             asyncio.run(create_many(cp, claims_path, bodies, args.concurrency))
             wait_count(cp, addresses_path, lambda found: found >= n, max(900.0, n))
             time.sleep(SETTLE)
-            round_bound = rss_kib(pid)
-            show(f"round {round_}: RSS with {n:,} claims bound (KiB)", f"{round_bound:,}")
+            again.append(
+                (f"round {round_}: RSS with {n:,} claims bound (KiB)", f"{rss_kib(pid):,}")
+            )
+            show(*again[-1])
             asyncio.run(delete_all(cp, claims_path, names, args.concurrency))
             wait_count(cp, addresses_path, lambda found: found == 0, max(900.0, n))
             wait_count(cp, claims_path, lambda found: found == 0, max(900.0, n))
             time.sleep(SETTLE)
-            round_after = rss_kib(pid)
-            show(f"round {round_}: RSS after all are released (KiB)", f"{round_after:,}")
-            again += [
-                (f"round {round_}: RSS with {n:,} claims bound (KiB)", f"{round_bound:,}"),
-                (f"round {round_}: RSS after all are released (KiB)", f"{round_after:,}"),
-            ]
+            again.append((f"round {round_}: RSS after all are released (KiB)", f"{rss_kib(pid):,}"))
+            show(*again[-1])
         runner.stop()
         load = Path("/proc/loadavg").read_text().split()[:3]
 

@@ -104,9 +104,10 @@ def in_flight(ledger: Ledger) -> list[str]:
         (METAL3_CLAIM, ledger.metal3_claims, metal3_bound_to, METAL3_ADDRESS, "claim"),
         (CAPI_CLAIM, ledger.capi_claims, capi_bound_to, CAPI_ADDRESS, "claimRef"),
     )
+    objects = {METAL3_ADDRESS: ledger.metal3_addresses, CAPI_ADDRESS: ledger.capi_addresses}
     for claim_kind, claims, bound_to, address_kind, ref in pairs:
         unbound = {name(c) for c in claims if bound_to(c) is None}
-        for address in ledger.metal3_addresses if ref == "claim" else ledger.capi_addresses:
+        for address in objects[address_kind]:
             claim = dig(address, "spec", ref, "name")
             if claim in unbound:
                 found.append(

@@ -2,8 +2,7 @@
 
 Listed objects come with the event type ``None``, then ``ADDED``, ``MODIFIED`` and
 ``DELETED`` in the server's order, each object a plain dict as the server sent it, less
-its ``managedFields``. A watch
-the server ends is resumed from the last resourceVersion seen (bookmarks included); one it
+its ``managedFields``. A watch the server ends is resumed from the last resourceVersion seen (bookmarks included); one it
 answers with 410 Gone (too old) starts over with a List. A server that cannot be reached,
 or refuses, is asked again after a pause: the stream ends only when its task is cancelled.
 The handler is called in order and must not block; what it raises is logged, and the
