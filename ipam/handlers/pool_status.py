@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ipam.core import conditions, ledger, status, validation
+from ipam.core import conditions, status, validation
 from ipam.handlers import allocation, context, pause, state
 from ipam.kube import bodies, resources, statuses
 
@@ -42,7 +42,6 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     pool = pool_state.record
     if pool is None or await pause.pool_hold(ctx, pool) is not None:
         return
-    objects = ledger.Ledger(fact.holding for fact in pool_state.facts.values())
     # What claims hold is what carries our finalizer: an object made by hand that names a
     # claim but was not adopted (outside the pool, or not what the claim asks for) is
     # nobody's holding, so it is neither in ``indexes`` nor counted as out of range. One
@@ -52,7 +51,7 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     now = statuses.now()
     wanted = status.pool_status(
         pool.pool,
-        ledger.Ledger(fact.holding for fact in held),
+        pool_state.held_ledger(),
         pool.status,
         now=now,
         creation=pool.meta.creation or now,
@@ -103,7 +102,7 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
         )
         if body is not None and pool_state.record is pool:
             ctx.registry.observe_pool(bodies.pool_record(body))
-    await _record_held(ctx, pool_state, objects.used)
+    await _record_held(ctx, pool_state, pool_state.observed_addresses())
 
 
 async def _record_held(ctx: context.Context, pool_state: state.PoolState, held: int) -> None:

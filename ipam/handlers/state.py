@@ -58,7 +58,11 @@ class PoolState:
     book: ledger.Ledger = field(default_factory=ledger.Ledger)
     """Who holds which address: every observed object and every reservation."""
     facts: dict[ledger.ObjectId, bodies.AddressFact] = field(default_factory=dict)
-    """Every IPAddress object naming this pool, by identity (reservations have none)."""
+    """Every IPAddress object naming this pool, by identity (reservations have none).
+    Changed only through :meth:`put_fact` and :meth:`pop_fact`, which keep ``observed``."""
+    observed: dict[str, int] = field(default_factory=dict)
+    """How many of ``facts`` hold each address: their distinct addresses, counted as they
+    change rather than recounted from every fact at each status write or move check."""
     seen_at: dict[ledger.ObjectId, float] = field(default_factory=dict)
     """When each fact was last observed (monotonic), for re-alignment with a List."""
     record: bodies.PoolRecord | None = None
@@ -107,7 +111,44 @@ class PoolState:
 
     def observed_addresses(self) -> int:
         """Distinct addresses held by observed IPAddress objects (reservations excluded)."""
-        return ledger.Ledger(fact.holding for fact in self.facts.values()).used
+        return len(self.observed)
+
+    def put_fact(self, fact: bodies.AddressFact) -> bodies.AddressFact | None:
+        """Record an observed object; returns what was recorded for it before, if anything."""
+        before = self.facts.get(fact.identity)
+        self.facts[fact.identity] = fact
+        if before is None or before.address != fact.address:
+            if before is not None:
+                self._uncount(before.address)
+            self.observed[fact.address] = self.observed.get(fact.address, 0) + 1
+        return before
+
+    def pop_fact(self, identity: ledger.ObjectId) -> bodies.AddressFact | None:
+        """Forget an observed object; returns what was recorded for it, if anything."""
+        fact = self.facts.pop(identity, None)
+        if fact is not None:
+            self._uncount(fact.address)
+        return fact
+
+    def _uncount(self, address: str) -> None:
+        left = self.observed[address] - 1
+        if left:
+            self.observed[address] = left
+        else:
+            del self.observed[address]
+
+    def held_ledger(self) -> ledger.Ledger:
+        """The holdings of the objects claims hold (ours, or ours until deleted), as a ledger.
+
+        That is the pool's own ledger whenever it records exactly those objects (no
+        reservation, no address kept for a moved claim, every object held): it has one
+        holding per object it knows, and every fact is one of them. Otherwise a new one is
+        built. The caller only reads it.
+        """
+        facts = self.facts.values()
+        if len(self.book) == len(self.facts) and all(f.ours or f.deleting for f in facts):
+            return self.book
+        return ledger.Ledger(fact.holding for fact in facts if fact.ours or fact.deleting)
 
     def awaiting(self) -> int:
         """Addresses the pool records as held whose IPAddress objects were not seen (yet).
@@ -152,6 +193,7 @@ class PoolState:
         """Give back the room of forgotten entries (see :meth:`ledger.Ledger.compact`)."""
         self.book.compact()
         self.facts = dict(self.facts)
+        self.observed = dict(self.observed)
         self.seen_at = dict(self.seen_at)
         self.first_unbound = dict(self.first_unbound)
         self.waiting = set(self.waiting)
@@ -294,9 +336,8 @@ class Registry:
         if previous_pool is not None and previous_pool != pool_key:
             self._drop(key, previous_pool)
         state = self.pool(*pool_key)
-        before = state.facts.get(fact.identity)
+        before = state.put_fact(fact)
         now = time.monotonic()
-        state.facts[fact.identity] = fact
         state.seen_at[fact.identity] = now
         if before is None:
             state.arrived_at = now
@@ -331,7 +372,7 @@ class Registry:
         if state is None:
             return None
         identity = key[1]
-        fact = state.facts.pop(identity, None)
+        fact = state.pop_fact(identity)
         state.seen_at.pop(identity, None)
         if fact is None:
             return None
