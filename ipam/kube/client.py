@@ -12,6 +12,7 @@ exec-plugin credentials keep working.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 import urllib.request
@@ -31,6 +32,8 @@ Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 PAGE_SIZE = 500
 FINALIZER_ATTEMPTS = 8
+CLOSE_GRACE = 0.1
+"""Seconds :meth:`Client.close` leaves the event loop for TLS connections to finish closing."""
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120)
 """The API server gives up on a request after 60 s; this leaves room for the answer."""
 READ_BUFFER = 2**21
@@ -210,6 +213,10 @@ class Client:
         if self._watches is not None:
             await self._watches.close()
         await self.api.close()
+        # A TLS connection closes only once its close_notify is answered: the event loop
+        # must run a moment longer, or a loop that ends right after this leaves sockets
+        # half-closed (ResourceWarning: unclosed transport).
+        await asyncio.sleep(CLOSE_GRACE)
 
     def _watch_session(self) -> aiohttp.ClientSession:
         if self._watches is None:
