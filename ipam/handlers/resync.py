@@ -120,23 +120,25 @@ async def once(ctx: context.Context, namespaces: Sequence[str] | None) -> None:
 
 
 async def _namespace(ctx: context.Context, namespace: str | None) -> None:
+    # Each List is read page by page and only what is kept of a page outlives it: the
+    # facts of the IPAddresses, the bodies of the claims until their reconciles take them.
+    # Those reconciles are let drain before the next page, so a pass over tens of
+    # thousands of claims never holds all their bodies at once.
     for flavour in resources.FLAVOURS.values():
         listed_at = time.monotonic()
+        reader = _AddressReader(flavour)
         try:
-            items = await ctx.api.list_objects(flavour.address, namespace)
+            await watch.list_all(ctx.api, flavour.address, namespace, reader)
         except client.KubeError as err:
             if err.status == 404:
                 continue  # this kind is not installed
             raise
-        facts = [bodies.address_fact(bodies.address_record(flavour, body)) for body in items]
         for key in ctx.registry.replace_addresses(
-            flavour.kind, namespace, facts, listed_at=listed_at
+            flavour.kind, namespace, reader.facts, listed_at=listed_at
         ):
             ctx.pool(key)
-        for body in items:
-            record = bodies.address_record(flavour, body)
-            if record.meta.deleting and record.has_finalizer:
-                addresses.observe(ctx, flavour, body)
+        for body in reader.releasing:
+            addresses.observe(ctx, flavour, body)
     pools = {
         bodies.meta_of(body).key: body
         for body in await ctx.api.list_objects(resources.IPPOOL, namespace)
@@ -148,12 +150,60 @@ async def _namespace(ctx: context.Context, namespace: str | None) -> None:
         state = ctx.registry.observe_pool(bodies.pool_record(body))
         ctx.pool(state.key)
     present: set[Present] = set()
+    backlog = len(ctx.mailbox)  # queued before this pass: a page need not wait for those
     for flavour in resources.FLAVOURS.values():
-        for body in await listed(ctx, flavour.claim, namespace):
+
+        def queue(
+            _: str | None, body: dict[str, Any], kind: resources.ClaimKind = flavour.kind
+        ) -> None:
             meta = bodies.meta_of(body)
-            present.add((meta.namespace, flavour.kind, meta.name))
-            ctx.claim(context.ClaimRef(flavour.kind, meta.namespace, meta.name), body)
+            present.add((meta.namespace, kind, meta.name))
+            ctx.claim(context.ClaimRef(kind, meta.namespace, meta.name), body)
+
+        try:
+            await watch.list_all(
+                ctx.api,
+                flavour.claim,
+                namespace,
+                queue,
+                between_pages=lambda: _drained(ctx, backlog),
+            )
+        except client.KubeError as err:
+            if err.status == 404:
+                continue  # this kind is not installed
+            raise
     suspect_orphans(ctx, namespace, present)
+
+
+DRAINED = client.PAGE_SIZE
+"""Claim bodies a pass may leave waiting for their reconciles when it reads its next page."""
+DRAIN_WAIT = 30.0
+"""Seconds a pass waits at most for them before it reads on anyway."""
+DRAIN_POLL = 0.05
+
+
+async def _drained(ctx: context.Context, backlog: int) -> None:
+    """Wait (a while at most) until at most :data:`DRAINED` claim bodies more than
+    ``backlog`` wait for their reconciles."""
+    for _ in range(int(DRAIN_WAIT / DRAIN_POLL)):
+        if len(ctx.mailbox) <= backlog + DRAINED:
+            return
+        await asyncio.sleep(DRAIN_POLL)
+
+
+class _AddressReader:
+    """Listed IPAddresses of one kind as facts; the bodies of those being released of ours."""
+
+    def __init__(self, flavour: resources.Flavour) -> None:
+        self.flavour = flavour
+        self.facts: list[bodies.AddressFact] = []
+        self.releasing: list[dict[str, Any]] = []
+
+    def __call__(self, event: str | None, body: dict[str, Any]) -> None:
+        record = bodies.address_record(self.flavour, body)
+        self.facts.append(bodies.address_fact(record))
+        if record.meta.deleting and record.has_finalizer:
+            self.releasing.append(body)
 
 
 def suspect_orphans(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ipam.kube import client
@@ -75,8 +75,19 @@ async def run(
             await asyncio.sleep(retry)
 
 
-async def list_all(api: Pages, resource: Resource, namespace: str | None, handler: Handler) -> str:
-    """Hand every listed object over; returns the List's resourceVersion."""
+async def list_all(
+    api: Pages,
+    resource: Resource,
+    namespace: str | None,
+    handler: Handler,
+    *,
+    between_pages: Callable[[], Awaitable[None]] | None = None,
+) -> str:
+    """Hand every listed object over; returns the List's resourceVersion.
+
+    Only one page is held at a time; ``between_pages``, if given, is awaited before each
+    next page is asked for (a reader that queues work can let it drain first).
+    """
     token: str | None = None
     while True:
         page = await api.list_page(resource, namespace, token)
@@ -86,6 +97,9 @@ async def list_all(api: Pages, resource: Resource, namespace: str | None, handle
         token = meta.get("continue") or None
         if not token:
             return str(meta.get("resourceVersion") or "")
+        del page
+        if between_pages is not None:
+            await between_pages()
 
 
 async def follow(

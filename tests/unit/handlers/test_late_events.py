@@ -106,14 +106,14 @@ def run_resync(kind: str) -> tuple[list[str], list[dict[str, Any]]]:
         api.put(driver.POOL, driver.pool_body(**SMALL))
         api.put(claim_resource, claim_body("first"))
         await driver.settle(ctx, api)
-        listed = api.list_objects
+        listed = api.list_page
 
         async def list_while_the_world_moves(
-            resource: resources.Resource, namespace: str | None = None, **kwargs: Any
-        ) -> list[dict[str, Any]]:
-            answer = await listed(resource, namespace, **kwargs)
+            resource: resources.Resource, namespace: str | None, token: str | None = None
+        ) -> dict[str, Any]:
+            answer = await listed(resource, namespace, token)
             if resource == address_resource:
-                api.list_objects = listed  # type: ignore[method-assign]
+                api.list_page = listed  # type: ignore[method-assign]
                 # While the List's answer is on its way: the first claim is released and
                 # its address given to a second claim, as a new object of the same name.
                 api.user_delete(claim_resource, "ns", "first")
@@ -122,7 +122,7 @@ def run_resync(kind: str) -> tuple[list[str], list[dict[str, Any]]]:
                 await driver.settle(ctx, api)
             return answer
 
-        api.list_objects = list_while_the_world_moves  # type: ignore[method-assign]
+        api.list_page = list_while_the_world_moves  # type: ignore[method-assign]
         await resync.once(ctx, ["ns"])
         await driver.settle(ctx, api)
         held = sorted(a["spec"]["address"] for a in api.all(address_resource))
