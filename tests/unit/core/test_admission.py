@@ -365,3 +365,106 @@ def test_a_claim_for_a_pool_name_no_object_can_have_is_refused(kind: str, path: 
             "so no IPPool can ever have it",
         )
     ]
+
+
+# -- read from the survivors of mutation testing ----------------------------------------------
+
+
+def test_an_update_without_its_old_object_and_a_create_are_reviewed() -> None:
+    assert admission.review_needed("UPDATE", claim("c", "10.0.0.1"), None)
+    assert admission.review_needed("CREATE", claim("c", "10.0.0.1"), claim("c", "10.0.0.1"))
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        pytest.param(None, id="no-annotations"),
+        pytest.param({"other": "10.0.0.1"}, id="other-annotation"),
+        pytest.param({"ipAddress": 5}, id="not-text"),
+    ],
+)
+def test_no_requested_address_reads_as_empty_text(annotations: dict[str, Any] | None) -> None:
+    meta: dict[str, Any] = {"name": "c"}
+    if annotations is not None:
+        meta["annotations"] = annotations
+    assert admission.requested({"metadata": meta}) == ""
+
+
+def test_a_pool_update_keeps_metal3s_rules_on_changes() -> None:
+    old = spec("p")
+    renamed = spec("q", allocationStrategy="random")
+    found = texts(admission.pool_errors("p", renamed, old_spec=old, others={}, held=[]))
+    assert ("spec.namePrefix", "cannot be modified") in found
+    assert ("spec.allocationStrategy", "cannot be modified after creation") in found
+    backwards = spec("p", {"start": "10.0.0.9", "end": "10.0.0.1"})
+    assert texts(admission.pool_errors("p", backwards, old_spec=old, others={}, held=[])) == [
+        ("spec.pools[0].end", "end 10.0.0.1 is before start 10.0.0.9"),
+    ]
+
+
+def test_pools_without_a_name_prefix_are_told_so_once_and_clash_with_nobody() -> None:
+    unnamed = {"pools": [{"start": "10.0.0.1", "end": "10.0.0.20"}]}
+    assert texts(admission.pool_errors("p", unnamed, others={"q": unnamed}, held=[])) == [
+        ("spec.namePrefix", "is required"),
+    ]
+
+
+def test_the_pool_itself_among_the_others_is_skipped_and_the_rest_still_checked() -> None:
+    mine = spec("shared", preAllocations={"a": "10.0.0.7"})
+    others = {
+        "p": mine,
+        "q": spec("shared", preAllocations={"b": "10.0.0.7"}),
+    }
+    assert texts(admission.pool_errors("p", mine, others=others, held=[])) == [
+        (
+            "spec.namePrefix",
+            "'shared' is already the namePrefix of IPPool q: both pools would give their "
+            "IPAddresses the same names",
+        ),
+        ("spec.preAllocations[a]", "10.0.0.7 is pre-allocated to claim b by IPPool q"),
+    ]
+
+
+def test_addresses_left_outside_are_listed_in_address_order() -> None:
+    old = spec("p", {"start": "::", "end": "::ff"})
+    new = spec("p", {"start": "::10", "end": "::ff"})
+    # Object names in the opposite order, so that only the address can give the order.
+    holdings = [
+        admission.Held("metal3", "p-d", "p", "m-0", "::"),
+        admission.Held("metal3", "p-c", "p", "m-1", "::1"),
+        admission.Held("metal3", "p-a", "p", "m-3", "::c"),
+        admission.Held("metal3", "p-b", "p", "m-2", "::9"),
+    ]
+    found = admission.pool_errors("p", new, old_spec=old, others={}, held=holdings)
+    assert [e.message.split()[0] for e in found if e.path == "spec.pools"] == [
+        "::",
+        "::1",
+        "::9",
+        "::c",
+    ]
+
+
+def test_an_ipclaim_update_may_not_point_at_another_pool() -> None:
+    assert claim_errors(claim("c", pool="q"), old=claim("c"), pool_spec=spec()) == [
+        ("spec.pool.name", "cannot be modified")
+    ]
+
+
+def test_an_edit_of_a_claim_already_naming_another_namespace_is_not_refused_for_it() -> None:
+    old = claim(pool_namespace="elsewhere")
+    labelled = claim(pool_namespace="elsewhere")
+    labelled["metadata"]["labels"] = {"x": "y"}
+    assert claim_errors(labelled, old=old) == []
+
+
+def test_an_edit_of_a_claim_already_requesting_an_address_outside_its_pool_passes() -> None:
+    old = claim("c", "10.9.9.9")
+    labelled = claim("c", "10.9.9.9")
+    labelled["metadata"]["labels"] = {"x": "y"}
+    assert claim_errors(labelled, old=old, pool_spec=spec()) == []
+
+
+def test_a_claim_body_without_a_namespace_is_not_judged_on_its_pool_namespace() -> None:
+    body = claim(pool_namespace="elsewhere")
+    del body["metadata"]["namespace"]
+    assert claim_errors(body) == []

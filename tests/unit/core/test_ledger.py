@@ -220,3 +220,33 @@ def test_a_resolved_conflict_leaves_no_empty_anomaly_list_behind() -> None:
     book.remove_object(second.identity)
     assert book._more_by_address == {}
     assert book.holders_of("10.0.0.1") == [first]
+
+
+def test_compacting_after_releases_changes_no_answer_and_editing_goes_on() -> None:
+    book = ledger.Ledger(
+        holding(f"10.0.1.{n}", ledger.ClaimKey("metal3", f"c{n}")) for n in range(50)
+    )
+    shared, again = holding("10.0.0.1", ALICE), holding("10.0.0.1", BOB)
+    second = holding("10.0.0.2", ALICE)
+    for held in (shared, again, second):
+        book.add(held)
+    for n in range(50):
+        book.release(ledger.ClaimKey("metal3", f"c{n}"))
+    book.compact()
+    assert len(book) == 3
+    assert book.used == 2
+    assert sorted(book.holdings(), key=lambda h: h.object_name) == sorted(
+        [shared, again, second], key=lambda h: h.object_name
+    )
+    assert book.holders_of("10.0.0.1") == [shared, again]
+    assert book.holdings_of(ALICE) == [shared, second]
+    assert book.held_by(BOB) == again
+    assert book.conflicts() == [(shared, again)]
+    assert book.claims_holding_several() == [(shared, second)]
+    assert book.object(again.identity) == again
+    assert addresses.key_of("10.0.1.7") not in book.used_keys
+    book.remove(shared)
+    book.add(holding("10.0.0.3", BOB))
+    assert book.holder_of("10.0.0.1") == again
+    assert book.conflicts() == []
+    assert book.claims_holding_several() == [(again, holding("10.0.0.3", BOB))]

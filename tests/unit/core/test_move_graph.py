@@ -157,3 +157,60 @@ def test_an_owner_is_observed_only_when_known_and_of_a_listed_kind() -> None:
     assert graph.observed(cluster.uid) == cluster
     assert graph.observed(machine.uid) is None, "Machine's CRD is not among the listed kinds"
     assert graph.observed("uid-unknown") is None
+
+
+def test_a_listed_kind_keeps_its_group_and_kind_so_its_objects_are_seen() -> None:
+    rule = mg.listed_kind(METAL3, "IPPool", CLUSTERCTL)
+    assert rule is not None
+    assert rule.key == (METAL3, "IPPool")
+    pool = node(METAL3, "IPPool", "p")
+    assert mg.Graph([rule], [pool]).observed(pool.uid) == pool
+
+
+def test_a_cycle_says_so_in_the_line_check_move_prints() -> None:
+    one = mg.Node(
+        METAL3, "IPClaim", "ns", "one", "u1", {}, (mg.Owner(METAL3, "IPClaim", "two", "u2"),)
+    )
+    two = mg.Node(
+        METAL3, "IPClaim", "ns", "two", "u2", {}, (mg.Owner(METAL3, "IPClaim", "one", "u1"),)
+    )
+    graph = mg.Graph(KINDS, [one, two])
+    expected = mg.Verdict(False, mg.OWNER_CYCLE, "its ownerReferences form a cycle")
+    assert graph.verdict("u1") == expected
+    assert graph.verdict("u2") == expected
+    assert graph.verdict("u1").moves is False
+
+
+def test_an_object_of_an_unlisted_kind_does_not_move() -> None:
+    kinds = [k for k in KINDS if k.kind != "IPClaim"]
+    claim = node(METAL3, "IPClaim", "c")
+    verdict = mg.Graph(kinds, [claim]).verdict(claim.uid)
+    assert verdict.moves is False
+    assert verdict.cause == mg.NOT_LISTED
+
+
+def test_an_uncovered_object_is_told_which_label_would_move_it() -> None:
+    # The README's `ipam check-move` example prints this line under such a claim.
+    claim = node(CAPI_IPAM, "IPAddressClaim", "machine-1")
+    verdict = mg.Graph(KINDS, [claim]).verdict(claim.uid)
+    assert verdict == mg.Verdict(
+        False,
+        mg.NOT_COVERED,
+        "no owner chain to a Cluster and no clusterctl.cluster.x-k8s.io/move label"
+        " on it or its CRD",
+    )
+
+
+def test_an_owner_of_an_unlisted_kind_is_named_with_its_group() -> None:
+    claim = node(METAL3, "IPClaim", "c", node("example.com", "Thing", "t"))
+    detail = mg.Graph(KINDS, [claim]).verdict(claim.uid).detail
+    assert detail.startswith("owner Thing t: ")
+    assert "clusterctl does not list Thing.example.com " in detail
+    assert mg.DISCOVERY_LABEL in detail
+
+
+def test_an_owner_of_an_unlisted_core_kind_is_named_without_a_dot() -> None:
+    # A core kind has the empty group: its name is the kind alone, as kubectl prints it.
+    claim = node(METAL3, "IPClaim", "c", node("", "Pod", "p"))
+    detail = mg.Graph(KINDS, [claim]).verdict(claim.uid).detail
+    assert "clusterctl does not list Pod (" in detail

@@ -349,3 +349,74 @@ def test_default_details_serve_addresses_outside_every_entry() -> None:
     assert pool.default_details("10.9.9.9") == pools.AddressDetails(
         "10.9.9.9", 16, "10.0.0.1", ("8.8.8.8",)
     )
+
+
+@pytest.mark.parametrize("value", [None, 5, ["a"]], ids=["absent", "number", "list"])
+def test_a_name_prefix_that_is_not_text_is_no_prefix(value: Any) -> None:
+    spec = {} if value is None else {"namePrefix": value}
+    assert pools.Pool.from_spec(spec).name_prefix == ""
+
+
+def test_default_details_carry_the_canonical_address_or_the_text_as_written() -> None:
+    pool = pools.Pool.from_spec({**SPEC_DEFAULTS, "pools": []})
+    assert pool.default_details("FD00::0005").address == "fd00::5"
+    assert pool.default_details("not-an-ip").address == "not-an-ip"
+
+
+def test_a_one_address_entry_produces_its_address_with_its_details() -> None:
+    pool = pools.Pool.from_spec(
+        {"pools": [{"start": "10.0.0.5", "end": "10.0.0.5", "gateway": "10.0.0.1"}]}
+    )
+    assert pool.total == 1
+    details = pool.details_for("10.0.0.5")
+    assert details is not None
+    assert details.gateway == "10.0.0.1"
+
+
+def test_an_entry_ending_where_an_earlier_one_ends_adds_its_own_last_address() -> None:
+    pool = pools.Pool.from_spec(
+        {
+            "pools": [
+                {"start": "10.0.0.1", "end": "10.0.0.4", "gateway": "10.0.0.100"},
+                {"start": "10.0.0.1", "end": "10.0.0.5", "gateway": "10.0.0.200"},
+            ]
+        }
+    )
+    owners = {ip: pool.details_for(ip) for ip in ("10.0.0.4", "10.0.0.5")}
+    assert {ip: d.gateway if d else None for ip, d in owners.items()} == {
+        "10.0.0.4": "10.0.0.100",
+        "10.0.0.5": "10.0.0.200",
+    }
+
+
+def test_a_one_address_entry_repeating_an_earlier_one_takes_nothing_from_it() -> None:
+    # The first entry producing an address gives it its details, also when a later entry
+    # produces exactly that one address again.
+    pool = pools.Pool.from_spec(
+        {
+            "pools": [
+                {"start": "10.0.0.5", "end": "10.0.0.5", "gateway": "10.0.0.100"},
+                {"start": "10.0.0.6", "end": "10.0.0.9", "gateway": "10.0.0.100"},
+                {"start": "10.0.0.5", "end": "10.0.0.5", "gateway": "10.0.0.200"},
+            ]
+        }
+    )
+    assert pool.entry_for_key(addresses.key_of("10.0.0.5") or 0) == pool.entries[0]
+    details = pool.details_for("10.0.0.5")
+    assert details is not None
+    assert details.gateway == "10.0.0.100"
+
+
+def test_a_pre_allocation_after_an_unreadable_one_is_still_read() -> None:
+    pool = pools.Pool.from_spec(
+        {"preAllocations": {"bad": "10.0.0.300", 7: "10.0.0.7", "good": "10.0.0.2"}}
+    )
+    assert dict(pool.pre_allocations) == {"good": "10.0.0.2"}
+    assert dict(pool.invalid_pre_allocations) == {"bad": "10.0.0.300"}
+    assert pool.reserved_for(addresses.key_of("10.0.0.2") or 0) == ("good",)
+    assert addresses.key_of("10.0.0.7") not in pool.reserved
+
+
+def test_a_pre_allocation_after_a_claim_name_that_is_not_text_is_still_read() -> None:
+    pool = pools.Pool.from_spec({"preAllocations": {7: "10.0.0.7", "good": "10.0.0.2"}})
+    assert dict(pool.pre_allocations) == {"good": "10.0.0.2"}

@@ -44,6 +44,8 @@ def test_add_keeps_intervals_merged(
         pytest.param([(1, 3), (5, 7), (9, 11)], (2, 10), [(1, 1), (11, 11)], id="across-several"),
         pytest.param([(1, 3)], (5, 6), [(1, 3)], id="outside-changes-nothing"),
         pytest.param([(1, 3)], (1, 3), [], id="whole-interval"),
+        pytest.param([(5, 10)], (0, 7), [(8, 10)], id="from-below-the-first-interval"),
+        pytest.param([(5, 6), (9, 10)], (0, 9), [(10, 10)], id="from-below-across-several"),
     ],
 )
 def test_remove_cuts_intervals(
@@ -127,7 +129,7 @@ def test_copy_is_independent() -> None:
 
 
 def test_small_loads_are_refused() -> None:
-    with pytest.raises(ValueError, match="load"):
+    with pytest.raises(ValueError, match=r"^load must be at least 2$"):
         ranges.IntervalSet(load=1)
 
 
@@ -208,3 +210,46 @@ def test_an_interval_set_equals_only_another_with_the_same_members() -> None:
     assert build((1, 3)) != [(1, 3)]
     assert not ranges.IntervalSet()
     assert build((5, 5))
+
+
+@pytest.mark.parametrize("value", [0, 1, 2, 3, 4, 5, 8, 9])
+def test_a_range_of_one_integer_counts_and_frees_that_integer(value: int) -> None:
+    intervals = build((1, 3), (5, 8))
+    member = value in {1, 2, 3, 5, 6, 7, 8}
+    assert intervals.count_in(value, value) == (1 if member else 0)
+    assert intervals.nth_free(value, value, 0) == (None if member else value)
+    assert intervals.nth_free(value, value, 1) is None
+
+
+@pytest.mark.parametrize("load", [4, 5, 8])
+def test_blocks_stay_within_twice_the_load_while_they_split_and_join(load: int) -> None:
+    # The module promises blocks of at most 2 * load intervals: a small block that is
+    # joined to a full neighbour must be split again.
+    rng = random.Random(load)
+    intervals = ranges.IntervalSet(load=load)
+    model: set[int] = set()
+    for step in range(4000):
+        lo = rng.randrange(600)
+        hi = lo + rng.randrange(3)
+        if rng.random() < (0.7 if step < 1500 else 0.4):
+            intervals.add(lo, hi)
+            model.update(range(lo, hi + 1))
+        else:
+            intervals.remove(lo, hi)
+            model.difference_update(range(lo, hi + 1))
+        assert all(0 < len(block) <= 2 * load for block in intervals._starts), step
+    assert [v for v in range(-1, 605) if v in intervals] == sorted(model)
+
+
+def test_a_small_block_joined_to_a_full_neighbour_is_split_again() -> None:
+    intervals = ranges.IntervalSet(load=4)
+    for value in range(0, 1600, 100):
+        intervals.add(value)
+    for value in (410, 420, 430, 440):
+        intervals.add(value)
+    assert [len(block) for block in intervals._starts] == [4, 8, 8]
+    for value in (0, 100, 200):
+        intervals.remove(value)
+    # One interval left in the first block: it joins its neighbour of 8, and 9 is too many.
+    assert all(len(block) <= 8 for block in intervals._starts)
+    assert list(intervals)[:3] == [(300, 300), (400, 400), (410, 410)]
