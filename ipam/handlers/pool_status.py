@@ -51,7 +51,7 @@ async def write(ctx: context.Context, pool_state: state.PoolState) -> None:
     now = statuses.now()
     wanted = status.pool_status(
         pool.pool,
-        pool_state.held_ledger(),
+        pool_state.held_ledger(held),
         pool.status,
         now=now,
         creation=pool.meta.creation or now,

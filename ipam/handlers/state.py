@@ -137,18 +137,17 @@ class PoolState:
         else:
             del self.observed[address]
 
-    def held_ledger(self) -> ledger.Ledger:
-        """The holdings of the objects claims hold (ours, or ours until deleted), as a ledger.
+    def held_ledger(self, held: list[bodies.AddressFact]) -> ledger.Ledger:
+        """A ledger of ``held``: the facts claims hold (ours, or ours until deleted).
 
         That is the pool's own ledger whenever it records exactly those objects (no
         reservation, no address kept for a moved claim, every object held): it has one
         holding per object it knows, and every fact is one of them. Otherwise a new one is
         built. The caller only reads it.
         """
-        facts = self.facts.values()
-        if len(self.book) == len(self.facts) and all(f.ours or f.deleting for f in facts):
+        if len(held) == len(self.facts) == len(self.book):
             return self.book
-        return ledger.Ledger(fact.holding for fact in facts if fact.ours or fact.deleting)
+        return ledger.Ledger(fact.holding for fact in held)
 
     def awaiting(self) -> int:
         """Addresses the pool records as held whose IPAddress objects were not seen (yet).

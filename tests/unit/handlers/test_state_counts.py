@@ -97,24 +97,32 @@ def test_counts_and_the_held_ledger_follow_every_change(ops: list[tuple[Any, ...
         assert pool_state.observed_addresses() == expected_distinct(pool_state)
         held = [f for f in pool_state.facts.values() if f.ours or f.deleting]
         afresh = ledger.Ledger(f.holding for f in held)
-        lent = pool_state.held_ledger()
+        lent = pool_state.held_ledger(held)
         assert sorted(lent.holdings(), key=repr) == sorted(afresh.holdings(), key=repr)
         assert lent.used == afresh.used
         assert list(lent.used_keys.intervals()) == list(afresh.used_keys.intervals())
         assert status.indexes(lent).keys() == status.indexes(afresh).keys()
 
 
+def held_facts(pool_state: state.PoolState) -> list[bodies.AddressFact]:
+    return [f for f in pool_state.facts.values() if f.ours or f.deleting]
+
+
 def test_the_pools_own_ledger_is_lent_only_while_it_holds_exactly_the_held_objects() -> None:
     registry = state.Registry()
     registry.observe_address(fact("a", "10.0.0.1", "c1"))
     pool_state = registry.pool("ns", "p")
-    assert pool_state.held_ledger() is pool_state.book
+    assert pool_state.held_ledger(held_facts(pool_state)) is pool_state.book
     pool_state.reserve(ledger.Holding("10.0.0.2", ledger.ClaimKey("metal3", "c2"), "b"))
-    assert pool_state.held_ledger() is not pool_state.book, "a reservation is nobody's object"
-    assert pool_state.held_ledger().used == 1
+    assert pool_state.held_ledger(held_facts(pool_state)) is not pool_state.book, (
+        "a reservation is nobody's object"
+    )
+    assert pool_state.held_ledger(held_facts(pool_state)).used == 1
     registry.observe_address(fact("b", "10.0.0.2", "c2", ours=False))
-    assert pool_state.held_ledger() is not pool_state.book, "an object not held is left out"
-    assert pool_state.held_ledger().used == 1
+    assert pool_state.held_ledger(held_facts(pool_state)) is not pool_state.book, (
+        "an object not held is left out"
+    )
+    assert pool_state.held_ledger(held_facts(pool_state)).used == 1
     assert pool_state.observed_addresses() == 2
 
 
