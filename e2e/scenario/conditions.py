@@ -87,6 +87,13 @@ def jsonpaths(run: Run, cluster: str, body: Any) -> None:
                 found=value,
                 path=check["path"],
             )
+        if "length" in check and len(values) != check["length"]:
+            raise Mismatch(
+                f"{where}: selects {len(values)} values, expected {check['length']}",
+                expected={"length": check["length"]},
+                found=len(values),
+                path=check["path"],
+            )
         if "matches" in check:
             text = " ".join(str(v) for v in values)
             if not re.search(check["matches"], text):

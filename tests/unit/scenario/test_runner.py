@@ -464,6 +464,12 @@ def test_a_wait_holds_once_another_writer_catches_up(tmp_path: Path) -> None:
             id="jsonpath exists",
         ),
         pytest.param(
+            "jsonpath: {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},"
+            " path: '.data[*]', length: 2}",
+            "what: ConfigMap t-ns/a .data[*]: selects 1 values, expected 2",
+            id="jsonpath length",
+        ),
+        pytest.param(
             "events: [{involvedObject: {kind: IPClaim, name: a}, reason: Allocated}]",
             "what: no Event about IPClaim a matches",
             id="events",
@@ -485,6 +491,25 @@ def test_each_condition_says_what_does_not_hold(
     )
 
     assert message in text
+
+
+def test_jsonpath_length_counts_the_entries_of_a_map(tmp_path: Path) -> None:
+    run_yaml(
+        tmp_path,
+        """
+        description: a map of two entries
+        steps:
+          - apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v, l: w}}
+          - expect:
+              jsonpath:
+                - {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},
+                   path: '.data[*]', length: 2}
+                - {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},
+                   path: '.data.k', length: 1}
+                - {object: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}},
+                   path: '.data.gone', length: 0}
+        """,
+    )
 
 
 def test_an_event_matches_on_object_type_reason_and_message(tmp_path: Path) -> None:
