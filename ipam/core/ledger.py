@@ -19,7 +19,7 @@ holdings, never with the size of the pool.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from ipam.core import addresses, ranges
@@ -49,11 +49,14 @@ class Holding:
     address: str
     claim: ClaimKey
     object_name: str
+    identity: ObjectId = field(init=False, compare=False, repr=False)
+    """The object this holding stands for: two holdings of one object are one holding.
 
-    @property
-    def identity(self) -> ObjectId:
-        """The object this holding stands for: two holdings of one object are one holding."""
-        return (self.claim.kind, self.object_name)
+    Made once, so that every table keyed by the object shares one tuple (a ledger holds
+    one holding per IPAddress, and the tables of the process key the same objects)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "identity", (self.claim.kind, self.object_name))
 
 
 class Ledger:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from ipam.core import addresses, ledger, pools
 from ipam.kube import resources
 
 Body = Mapping[str, Any]
+_T = TypeVar("_T", bound=tuple[Any, ...])
 
 
 def as_map(value: object) -> Mapping[str, Any]:
@@ -325,58 +326,93 @@ class AddressFact:
     labels: tuple[tuple[str, str], ...] = ()
     version: str = ""
     """The resourceVersion it was read at: an older reading never replaces a newer one."""
+    holding: ledger.Holding = field(init=False, compare=False, repr=False)
+    """What the object holds, made once: the ledger keeps this very holding, and the tables
+    keyed by the object share its identity."""
+
+    def __post_init__(self) -> None:
+        claim = ledger.ClaimKey(self.kind, self.claim_name)
+        holding = ledger.Holding(address=self.address, claim=claim, object_name=self.name)
+        object.__setattr__(self, "holding", holding)
 
     @property
     def claim(self) -> ledger.ClaimKey:
-        return ledger.ClaimKey(self.kind, self.claim_name)
+        return self.holding.claim
 
     @property
     def identity(self) -> ledger.ObjectId:
-        return (self.kind, self.name)
-
-    @property
-    def holding(self) -> ledger.Holding:
-        return ledger.Holding(address=self.address, claim=self.claim, object_name=self.name)
+        return self.holding.identity
 
 
 def address_fact(record: AddressRecord) -> AddressFact:
     """The fact of one IPAddress; its texts are shared with every other fact that has them.
 
     Each body parsed from JSON brings its own copy of every string, and a fact is kept for
-    every IPAddress: the namespace, the pool, the owners' kinds, the pool's uid, label keys
-    and values and timestamps repeat across thousands of them, and the claim's name repeats
-    within one. Interned, each is stored once.
+    every IPAddress. Texts that repeat across thousands of them (the namespace, the pool,
+    the owners' kinds, the pool's uid, label keys and values, timestamps) are interned and
+    stored once; texts of one object alone (its address, its claim's name and uid) are not,
+    since interning them would only add an entry to the interpreter's table. The claim's
+    name, which the claim's ownerReference repeats, is kept once.
     """
     meta = record.meta
+    claim_name = record.claim_name
     return AddressFact(
         kind=record.flavour.kind,
         namespace=_shared(meta.namespace),
         name=meta.name,
         uid=meta.uid,
-        address=_shared(record.address),
+        address=record.address,
         pool_name=_shared(record.pool_name),
-        claim_name=_shared(record.claim_name),
+        claim_name=claim_name,
         ours=record.has_finalizer,
         deleting=meta.deleting,
         delete_for_move=meta.delete_for_move,
         created=_shared(meta.creation),
-        owners=tuple(
-            (
-                _shared(_str(o.get("kind"))),
-                _shared(_str(o.get("name"))),
-                _shared(_str(o.get("uid"))),
-                o.get("controller") is True,
-                o.get("blockOwnerDeletion") is True,
-            )
-            for o in meta.owner_references
+        owners=tuple(_owner(o, claim_name) for o in meta.owner_references),
+        labels=_shared_tuple(
+            tuple(sorted((_shared(k), _shared(v)) for k, v in meta.labels.items()))
         ),
-        labels=tuple(sorted((_shared(k), _shared(v)) for k, v in meta.labels.items())),
         version=meta.resource_version,
+    )
+
+
+def _owner(reference: Mapping[str, Any], claim_name: str) -> Owner:
+    """An ownerReference, reduced. The claim's is one object's alone; any other (the pool's,
+    which every address of the pool carries) is stored once for all facts."""
+    kind = _shared(_str(reference.get("kind")))
+    name = _str(reference.get("name"))
+    controller = reference.get("controller") is True
+    block = reference.get("blockOwnerDeletion") is True
+    if name and name == claim_name:
+        return (kind, claim_name, _str(reference.get("uid")), controller, block)
+    return _shared_tuple(
+        (kind, _shared(name), _shared(_str(reference.get("uid"))), controller, block)
     )
 
 
 def _shared(text: str) -> str:
     return sys.intern(text) if type(text) is str else text
+
+
+SHARED_TUPLES = 4096
+"""Distinct owner and label tuples kept for sharing; past that the table starts again."""
+_TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _shared_tuple(value: _T) -> _T:
+    """``value`` itself, or an equal tuple already stored for an earlier fact.
+
+    The table is bounded: a tuple no other fact repeats costs a slot until the table is
+    full and starts again, never more."""
+    if not value:
+        return value
+    known = _TUPLES.get(value)
+    if known is not None:
+        return cast(_T, known)
+    if len(_TUPLES) >= SHARED_TUPLES:
+        _TUPLES.clear()
+    _TUPLES[value] = value
+    return value
 
 
 def owner_reference(

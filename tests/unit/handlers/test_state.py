@@ -243,3 +243,56 @@ def test_a_cluster_change_is_reported_only_when_pausing_changes() -> None:
     assert registry.observe_cluster(running)
     assert not registry.observe_cluster(running)
     assert registry.observe_cluster(paused)
+
+
+def test_every_table_keyed_by_an_address_object_shares_the_facts_identity() -> None:
+    """One tuple per IPAddress for all tables: 10,000 addresses must not cost five each."""
+    registry = state.Registry()
+    fact = address("a", "10.0.0.1", "c1")
+    registry.observe_address(fact)
+    pool_state = registry.pool("ns", "pool1")
+    (facts_key,) = pool_state.facts
+    (seen_key,) = pool_state.seen_at
+    ((_, pool_key),) = registry.address_pool
+    assert facts_key is fact.identity
+    assert seen_key is fact.identity
+    assert pool_key is fact.identity
+    assert pool_state.book.object(fact.identity) is fact.holding
+    assert fact.holding.identity is fact.identity
+    assert fact.claim is fact.holding.claim
+
+
+def _owned(name: str, claim: str, pool_uid: str = "p") -> bodies.AddressFact:
+    record = bodies.address_record(
+        resources.METAL3,
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "uid": f"{name}-uid",
+                "ownerReferences": [
+                    {"kind": "IPPool", "name": "pool1", "uid": pool_uid, "controller": False},
+                    {"kind": "IPClaim", "name": claim, "uid": f"{claim}-uid", "controller": True},
+                ],
+                "labels": {"cluster.x-k8s.io/cluster-name": "c"},
+            },
+            "spec": {"address": "10.0.0.1", "pool": {"name": "pool1"}, "claim": {"name": claim}},
+        },
+    )
+    return bodies.address_fact(record)
+
+
+def test_addresses_of_one_pool_share_the_pools_owner_reference_and_their_labels() -> None:
+    a, b = _owned("a", "c1"), _owned("b", "c2")
+    assert a.owners[0] == b.owners[0] == ("IPPool", "pool1", "p", False, False)
+    assert a.owners[0] is b.owners[0]
+    assert a.labels is b.labels
+    assert a.owners[1] == ("IPClaim", "c1", "c1-uid", True, False)
+    assert a.owners[1] != b.owners[1]
+    assert a.owners[1][1] is a.claim_name
+
+
+def test_the_table_of_shared_tuples_stays_bounded() -> None:
+    for at in range(bodies.SHARED_TUPLES + 10):
+        _owned(f"a{at}", f"c{at}", pool_uid=f"p{at}")
+    assert 0 < len(bodies._TUPLES) <= bodies.SHARED_TUPLES
