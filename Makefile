@@ -62,6 +62,7 @@ mutation: venv ## Mutants of ipam/core against its unit and property tests; fail
 
 bench: venv tools ## Benchmarks: core allocator, control plane, controller; side by side with the peers when built
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
+	$(PY) bench/registry_bench.py $(BENCH_ARGS)
 	$(PY) bench/cluster_bench.py $(BENCH_ARGS)
 	$(PY) bench/controller_bench.py $(BENCH_ARGS)
 	$(PY) bench/peers_bench.py --if-built $(BENCH_ARGS)

@@ -167,3 +167,17 @@ def test_the_report_holds_every_run_and_survives_json() -> None:
     table = [line for line in markdown.splitlines() if line.startswith("|")]
     assert len(table) == 4  # header, rule, raw rate, the run
     assert all(line.count("|") == table[0].count("|") for line in table)
+
+
+def test_the_registry_bench_counts_what_every_observed_address_keeps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import registry_bench
+    from ipam.kube import resources
+
+    small = registry_bench.measure(200, resources.METAL3, lines=2)
+    printed = capsys.readouterr().out
+    assert "200 addresses" in printed
+    assert printed.count(" B  ") == 2
+    # What a fact keeps can never be smaller than its own object, nor a body's worth.
+    assert 152 < small < 5_000
