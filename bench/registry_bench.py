@@ -1,7 +1,8 @@
 """What the controller keeps in memory for each IPAddress it knows: bytes per address.
 
-N IPAddress bodies of one pool, shaped as the controller writes them (finalizer, the pool's
-and the claim's ownerReferences, labels) and serialised as the API server sends them, are
+N IPAddress bodies of one pool, made by the controller's own body builder (finalizer, the
+pool's and the claim's ownerReferences, the claim's labels) with the fields the API server
+adds, serialised as it sends them, are
 parsed and observed by a fresh registry, as the watch and the start-up List do. tracemalloc
 measures what stays allocated afterwards: the facts, the ledger's holdings and indexes and
 every table keyed by the address objects, with the strings they keep from the parsed
@@ -23,6 +24,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ipam.core import names
 from ipam.handlers import state
 from ipam.kube import bodies, resources
 
@@ -31,58 +33,40 @@ POOL = "bench-pool"
 POOL_UID = "0b5e2c1f-7a4d-4c3e-9f21-5d8a6b1c2e3f"
 
 
+POOL_RECORD = bodies.pool_record(
+    {
+        "metadata": {"name": POOL, "namespace": NAMESPACE, "uid": POOL_UID},
+        "spec": {"namePrefix": POOL, "pools": [{"subnet": "10.0.0.0/8"}], "prefix": 8},
+    }
+)
+
+
 def address_body(at: int, flavour: resources.Flavour) -> bytes:
-    """The JSON of the ``at``-th IPAddress of the pool, as the API server would send it."""
-    ip = f"10.{at >> 16 & 255}.{at >> 8 & 255}.{at & 255}"
-    claim = f"machine-{at:06d}"
-    if flavour.kind == "metal3":
-        spec = {
-            "address": ip,
-            "prefix": 8,
-            "pool": {"name": POOL, "namespace": NAMESPACE},
-            "claim": {"name": claim, "namespace": NAMESPACE},
-        }
-        claim_kind = "IPClaim"
-    else:
-        spec = {
-            "address": ip,
-            "prefix": 8,
-            "poolRef": {"apiGroup": resources.METAL3_GROUP, "kind": "IPPool", "name": POOL},
-            "claimRef": {"name": claim},
-        }
-        claim_kind = "IPAddressClaim"
-    body = {
-        "apiVersion": f"{flavour.address.group}/{flavour.address.version}",
-        "kind": flavour.address.kind,
-        "metadata": {
-            "name": f"{POOL}-{ip.replace('.', '-')}",
-            "namespace": NAMESPACE,
-            "uid": f"{at:08x}-4b1d-4e0a-8c7f-{at:012x}",
-            "resourceVersion": str(1_000_000 + at),
-            "generation": 1,
-            "creationTimestamp": f"2026-12-04T12:{at // 6000 % 60:02d}:{at // 100 % 60:02d}Z",
-            "finalizers": [flavour.address_finalizer],
-            "labels": {"cluster.x-k8s.io/cluster-name": "workload", "ipam.metal3.io/pool": POOL},
-            "ownerReferences": [
-                {
-                    "apiVersion": "ipam.metal3.io/v1alpha1",
-                    "kind": "IPPool",
-                    "name": POOL,
-                    "uid": POOL_UID,
-                    "controller": flavour.kind == "metal3",
-                    "blockOwnerDeletion": True,
-                },
-                {
-                    "apiVersion": f"{flavour.claim.group}/{flavour.claim.version}",
-                    "kind": claim_kind,
-                    "name": claim,
-                    "uid": f"{at:08x}-9c2e-4f51-a3b7-{at:012x}",
-                    "controller": flavour.kind == "capi",
-                    "blockOwnerDeletion": True,
-                },
-            ],
+    """The JSON of the ``at``-th IPAddress of the pool: the body the controller creates for
+    a claim (:func:`bodies.address_body`), with what the API server adds to it."""
+    host = at + 1  # the subnet's own address is not handed out
+    ip = f"10.{host >> 16 & 255}.{host >> 8 & 255}.{host & 255}"
+    claim = bodies.claim_record(
+        flavour,
+        {
+            "metadata": {
+                "name": f"machine-{at:06d}",
+                "namespace": NAMESPACE,
+                "uid": f"{at:08x}-9c2e-4f51-a3b7-{at:012x}",
+                "labels": {"cluster.x-k8s.io/cluster-name": "workload"},
+            }
         },
-        "spec": spec,
+    )
+    details = POOL_RECORD.pool.details_for(ip)
+    assert details is not None
+    body = bodies.address_body(
+        POOL_RECORD, claim, details, names.address_object_name(POOL, details.address)
+    )
+    body["metadata"] |= {
+        "uid": f"{at:08x}-4b1d-4e0a-8c7f-{at:012x}",
+        "resourceVersion": str(1_000_000 + at),
+        "generation": 1,
+        "creationTimestamp": f"2026-12-04T12:{at // 6000 % 60:02d}:{at // 100 % 60:02d}Z",
     }
     return orjson.dumps(body)
 
