@@ -83,8 +83,8 @@ class Context:
     claims: workqueue.WorkQueue[ClaimRef] = field(init=False)
     pools: workqueue.WorkQueue[PoolRef] = field(init=False)
     addresses: workqueue.WorkQueue[AddressRef] = field(init=False)
-    mailbox: dict[ClaimRef, bodies.Body] = field(default_factory=dict)
-    """The newest watch body of each queued claim, taken by its reconcile."""
+    mailbox: dict[ClaimRef, bodies.Kept] = field(default_factory=dict)
+    """The newest watch body of each queued claim (packed), taken by its reconcile."""
 
     def __post_init__(self) -> None:
         limits = self.options.limits
@@ -103,9 +103,9 @@ class Context:
 
         Judged by the newest body seen when there is one, otherwise by the ledger.
         """
-        body = self.mailbox.get(ref)
-        if body is not None:
-            return not bodies.claim_reported_bound(body)
+        kept = self.mailbox.get(ref)
+        if kept is not None:
+            return not kept.reported_bound
         key = ledger.ClaimKey(ref.kind, ref.name)
         pools = self.registry.by_namespace.get(ref.namespace, {})
         return not any(pool.book.held_by(key) for pool in pools.values())
@@ -113,11 +113,16 @@ class Context:
     def claim(self, ref: ClaimRef, body: bodies.Body | None = None, *, after: float = 0) -> None:
         """Reconcile the claim (with this body, if it is the newest one seen)."""
         if body is not None:
-            self.mailbox[ref] = body
+            self.mailbox[ref] = bodies.Kept.of(body)
         if after > 0:
             self.claims.add_after(ref, after)
         else:
             self.claims.add(ref)
+
+    def take_body(self, ref: ClaimRef) -> bodies.Body | None:
+        """The newest watch body of a queued claim, if one came since its last reconcile."""
+        kept = self.mailbox.pop(ref, None)
+        return None if kept is None else kept.body()
 
     def pool(self, ref: PoolRef, *, after: float = 0) -> None:
         if after > 0:

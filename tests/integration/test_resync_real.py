@@ -81,7 +81,8 @@ def test_a_pass_pages_through_real_lists_and_lets_queued_claims_drain(
                 most = max(most, len(ctx.mailbox))
                 if ctx.mailbox:
                     ref = next(iter(ctx.mailbox))
-                    body = ctx.mailbox.pop(ref)
+                    body = ctx.take_body(ref)
+                    assert body is not None
                     taken.add(ref.name)
                     whole &= body.get("kind") == "IPClaim" and "spec" in body
                     whole &= "managedFields" not in body["metadata"]

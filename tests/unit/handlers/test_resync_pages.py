@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 from ipam.handlers import context, resync
-from ipam.kube import client, resources
+from ipam.kube import bodies, client, resources
 from tests.unit.handlers import driver
 from tests.unit.handlers.fakeapi import FakeApi
 
@@ -116,7 +116,7 @@ def test_bodies_queued_before_the_pass_do_not_hold_it_back(
         ctx = driver.controller(api)
         for i in range(5):  # a watch's backlog, waiting for its reconciles
             ref = context.ClaimRef("metal3", "other", f"queued-{i}")
-            ctx.mailbox[ref] = {"metadata": {"name": ref.name}}
+            ctx.mailbox[ref] = bodies.Kept.of({"metadata": {"name": ref.name}})
         taken = asyncio.Event()
 
         async def reconciles() -> None:  # takes only what the pass queues

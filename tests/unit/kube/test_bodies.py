@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -241,3 +242,33 @@ def test_resource_versions_compare_as_numbers_or_not_at_all(
     version: str, than: str | None, older: bool
 ) -> None:
     assert bodies.older(version, than) is older
+
+
+def test_a_kept_claim_body_comes_back_as_it_arrived() -> None:
+    body = metal3_claim(finalizers=["ipclaim.ipam.metal3.io"], labels={"a": "b"})
+    body["status"] = {"address": {"name": "pool1-prov-10-0-0-10"}}
+    kept = bodies.Kept.of(body)
+    assert isinstance(kept.data, bytes)
+    assert kept.body() == body
+    assert kept.reported_bound
+    assert not bodies.Kept.of(metal3_claim()).reported_bound
+
+
+def test_a_body_orjson_cannot_write_is_kept_parsed() -> None:
+    body = metal3_claim()
+    body["spec"]["huge"] = 2**70  # valid JSON; orjson writes integers of 64 bits at most
+    kept = bodies.Kept.of(body)
+    assert kept.body() == body
+
+
+def test_a_kept_body_takes_the_room_of_its_text_not_of_orjsons_buffer() -> None:
+    body = metal3_claim()
+    text = len(bodies.Kept.of(body).data)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [bodies.Kept.of(body) for _ in range(200)]
+        per_body = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_body < text + 200  # the text, its bytes header and the record; not 4 KiB
