@@ -103,6 +103,17 @@ def meta_of(body: Body) -> Meta:
     )
 
 
+def version_of(body: Body) -> tuple[str, str, str, str]:
+    """Namespace, name, uid and resourceVersion of a body: which object, in which state."""
+    meta = as_map(body.get("metadata"))
+    return (
+        _str(meta.get("namespace")),
+        _str(meta.get("name")),
+        _str(meta.get("uid")),
+        _str(meta.get("resourceVersion")),
+    )
+
+
 # --- pools -----------------------------------------------------------------------------------
 
 

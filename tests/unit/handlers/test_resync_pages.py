@@ -133,3 +133,33 @@ def test_bodies_queued_before_the_pass_do_not_hold_it_back(
 
     api = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
     assert [s for p, s in api.pages_asked if p == "ipclaims"] == list(range(0, CLAIMS, PAGE))
+
+
+def test_a_pass_keeps_the_fact_of_every_address_that_did_not_change() -> None:
+    """A pass over 100,000 unchanged IPAddresses must not make 100,000 new facts while the
+    old ones still live: the allocator would keep that high-water mark for good."""
+
+    async def scenario() -> tuple[dict[str, object], dict[str, object]]:
+        api = world()
+        for i in range(1, 4):
+            api.put(
+                resources.METAL3_IPADDRESS,
+                driver.metal3_address(f"pool1-10-0-0-{i}", f"10.0.0.{i}", f"c{i}", pool="pool1"),
+            )
+        ctx = driver.controller(api)
+        await resync.once(ctx, ["ns"])
+        first = {f.name: f for f in ctx.registry.facts_in("ns")}
+        await api.patch(
+            resources.METAL3_IPADDRESS, "ns", "pool1-10-0-0-2", {"metadata": {"labels": {"a": "b"}}}
+        )
+        await resync.once(ctx, ["ns"])
+        second = {f.name: f for f in ctx.registry.facts_in("ns")}
+        return first, second
+
+    first, second = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert set(first) == set(second) == {f"pool1-10-0-0-{i}" for i in range(1, 4)}
+    assert second["pool1-10-0-0-1"] is first["pool1-10-0-0-1"]
+    assert second["pool1-10-0-0-3"] is first["pool1-10-0-0-3"]
+    changed = second["pool1-10-0-0-2"]
+    assert changed is not first["pool1-10-0-0-2"], "a changed object is read again"
+    assert dict(changed.labels) == {"a": "b"}
