@@ -9,9 +9,7 @@ the time from its start to a new claim bound, against the time one List of those
 addresses takes from Python (the goal: within twice that List).
 
 ``--trace DIR`` runs the controller under tracemalloc and writes a snapshot at each
-measurement point, then prints where the memory held with N claims bound was allocated;
-at each point Python's arena and pool statistics (``sys._debugmallocstats``) go into the
-controller's log (``--keep-log``).
+measurement point, then prints where the memory held with N claims bound was allocated.
 """
 
 from __future__ import annotations
@@ -77,8 +75,6 @@ def _census(signum, frame):
             out.write(f"  held by {what}: {n}\n")
         for what, n in kinds.most_common(25):
             out.write(f"{what} {n}\n")
-    sys.stderr.flush()
-    sys._debugmallocstats()  # Python's arenas and pools, into the controller's log
 signal.signal(signal.SIGUSR2, _census)
 sys.argv = ["ipam", *sys.argv[1:]]
 runpy.run_module("ipam", run_name="__main__", alter_sys=True)
