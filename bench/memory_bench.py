@@ -242,6 +242,13 @@ def main() -> None:
     parser.add_argument("--controller-args", default="", help="extra flags, space-separated")
     parser.add_argument("--keep-log", type=Path, help="copy the controller's log here at the end")
     parser.add_argument(
+        "--restarts",
+        type=int,
+        default=3,
+        help="restart the controller this many times on the held addresses, a new claim each "
+        "time; the ratio reported is the median",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -249,6 +256,8 @@ def main() -> None:
         "one process: memory kept after a release and reused by the next is not a leak",
     )
     args = parser.parse_args()
+    if args.restarts < 1:
+        parser.error("--restarts must be at least 1")
     n: int = args.claims
     traced = Traced(args.trace)
     if args.trace:
@@ -317,36 +326,48 @@ def main() -> None:
         traced.take(pid, "bound")
 
         # A restart on a pool with n held addresses: one List of them, then a new claim
-        # created while the controller is down, bound after its start.
-        held, list_seconds = asyncio.run(timed_list(cp, addresses_path))
-        runner.stop()
-        asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, ["claim-new"]), 1))
-        runner.start()
-        process_started = time.perf_counter()
-        asyncio.run(wait_bound(cp, f"{claims_path}/claim-new", 600))
-        restart_seconds = time.perf_counter() - process_started
-        pid = runner.pid
-        if pid is None:
+        # created while the controller is down, bound after its start. Repeated: one List's
+        # time alone varies by half from one to the next on a shared machine.
+        restarts: list[tuple[float, float]] = []
+        new_names = [f"claim-new-{i}" for i in range(args.restarts)]
+        restart_log: list[str] = []
+        for new_name in new_names:
+            held, list_seconds = asyncio.run(timed_list(cp, addresses_path))
+            runner.stop()
+            asyncio.run(create_many(cp, claims_path, claim_bodies(namespace, [new_name]), 1))
+            runner.start()
+            process_started = time.perf_counter()
+            asyncio.run(wait_bound(cp, f"{claims_path}/{new_name}", 600))
+            restart_seconds = time.perf_counter() - process_started
+            restarts.append((list_seconds, restart_seconds))
+            if runner.pid is None:
+                raise RuntimeError(f"the controller exited:\n{runner.log_tail(40)}")
+            show(f"one List of {held:,} IPAddresses (s)", f"{list_seconds:.2f}")
+            show("restart: process start to new claim bound (s)", f"{restart_seconds:.2f}")
+            tail = runner.log_tail(400)
+            tail = tail[tail.rfind("--- ") :]
+            restart_log = [
+                line
+                for line in tail.splitlines()
+                if re.search(
+                    r"start:|answers|Leader|leader|Lease|Read \d+|Listed|running|allocated",
+                    line,
+                )
+            ][:12]
+        if runner.pid is None:
             raise RuntimeError(f"the controller exited:\n{runner.log_tail(40)}")
-        show(f"one List of {held:,} IPAddresses (s)", f"{list_seconds:.2f}")
-        show("restart: process start to new claim bound (s)", f"{restart_seconds:.2f}")
-        tail = runner.log_tail(400)
-        tail = tail[tail.rfind("--- ") :]
-        restart_log = [
-            line
-            for line in tail.splitlines()
-            if re.search(
-                r"start:|answers|Leader|leader|Lease|Read \d+|Listed|running|allocated", line
-            )
-        ][:12]
+        pid = runner.pid
+        ratios = sorted(restart / listing for listing, restart in restarts)
+        median_ratio = ratios[len(ratios) // 2]
         time.sleep(SETTLE)
         restarted_rss = rss_kib(pid)
 
         deleted = time.perf_counter()
-        asyncio.run(delete_all(cp, claims_path, [*names, "claim-new"], args.concurrency))
+        asyncio.run(delete_all(cp, claims_path, [*names, *new_names], args.concurrency))
         wait_count(cp, claims_path, lambda found: found == 0, max(900.0, n))
         release_seconds = time.perf_counter() - deleted
-        show(f"claims released/s ({n + 1:,} deleted)", f"{(n + 1) / release_seconds:,.1f}")
+        released = n + len(new_names)
+        show(f"claims released/s ({released:,} deleted)", f"{released / release_seconds:,.1f}")
         while count(cp, claims_path):
             if time.perf_counter() - deleted > max(900.0, n):
                 raise RuntimeError("claims still exist")
@@ -384,7 +405,7 @@ def main() -> None:
             ("RSS idle (KiB)", f"{idle:,}"),
             (f"RSS with {n:,} claims bound (KiB)", f"{bound:,}"),
             ("  RSS per bound claim (bytes; goal <= 4096)", f"{per_claim:,.0f}"),
-            (f"RSS after a restart, {n + 1:,} held (KiB)", f"{restarted_rss:,}"),
+            (f"RSS after a restart, {held:,} held (KiB)", f"{restarted_rss:,}"),
             ("  per held address over idle (bytes)", f"{(restarted_rss - idle) * 1024 / n:,.0f}"),
             ("RSS right after all are released (KiB)", f"{after:,}"),
             (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
@@ -394,14 +415,22 @@ def main() -> None:
                 f"{n / bind_seconds:,.1f}",
             ),
             (
-                f"claims released/s ({n + 1:,} deleted, {args.concurrency} in flight)",
-                f"{(n + 1) / release_seconds:,.1f}",
+                f"claims released/s ({released:,} deleted, {args.concurrency} in flight)",
+                f"{released / release_seconds:,.1f}",
             ),
             ("  seconds until every claim object is gone", f"{gone_seconds:,.1f}"),
             ("  IPAddresses left after", f"{left:,}"),
-            (f"one List of {held:,} IPAddresses from Python (s)", f"{list_seconds:.2f}"),
-            ("restart: process start to a new claim bound (s)", f"{restart_seconds:.2f}"),
-            ("  ratio to one List (goal <= 2)", f"{restart_seconds / list_seconds:.2f}"),
+            *(
+                (
+                    f"restart {i}: one List of {held:,} / new claim bound (s)",
+                    f"{listing:.2f} / {restart:.2f}",
+                )
+                for i, (listing, restart) in enumerate(restarts, 1)
+            ),
+            (
+                f"  median ratio of {len(ratios)} (goal <= 2)",
+                f"{median_ratio:.2f}",
+            ),
             ("load average at the end (1, 5, 15 min)", " ".join(load)),
         ]
         print("\nSummary")
