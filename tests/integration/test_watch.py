@@ -202,3 +202,28 @@ def test_a_watch_from_a_version_too_old_is_expired_so_the_stream_lists_again(
             await api.close()
 
     asyncio.run(scenario())
+
+
+def test_a_list_of_many_pages_hands_every_object_over_once_in_order(
+    source_cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cp, ns = source_cluster, namespace
+    names = [f"paged-{i:02d}" for i in range(11)]
+    listed = [json.loads(claim(name, ns)) for name in names]
+    cp.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": listed})
+    )
+    monkeypatch.setattr(client, "PAGE_SIZE", 3)  # four pages, each asked for ahead
+
+    async def scenario() -> tuple[list[tuple[str | None, str, str]], str]:
+        api = await client.Client.connect(str(cp.kubeconfig_path))
+        read = Seen()
+        try:
+            version = await watch.list_all(api, resources.IPCLAIM, ns, read)
+        finally:
+            await api.close()
+        return read.events, version
+
+    events, version = asyncio.run(scenario())
+    assert events == [(None, ns, name) for name in names]
+    assert version.isdigit()
