@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from ipam.handlers import addresses, context, state
@@ -43,23 +43,35 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> Versi
     scopes: list[str | None] = list(namespaces) if namespaces else [None]
     counts = {"addresses": 0, "pools": 0, "clusters": 0}
     versions: Versions = {}
-    for namespace in scopes:
-        for flavour in resources.FLAVOURS.values():
-            observe = _Primer(ctx, flavour)
-            try:
-                version = await watch.list_all(ctx.api, flavour.address, namespace, observe)
-            except client.KubeError as err:
-                if err.status == 404:
-                    continue  # this kind is not installed
-                raise
-            versions[(str(flavour.address), namespace)] = version
-            counts["addresses"] += observe.count
+
+    async def read_addresses(namespace: str | None, flavour: resources.Flavour) -> None:
+        observe = _Primer(ctx, flavour)
+        try:
+            version = await watch.list_all(ctx.api, flavour.address, namespace, observe)
+        except client.KubeError as err:
+            if err.status == 404:
+                return  # this kind is not installed
+            raise
+        versions[(str(flavour.address), namespace)] = version
+        counts["addresses"] += observe.count
+
+    async def read_pools(namespace: str | None) -> None:
         for body in await listed(ctx, resources.IPPOOL, namespace):
             ctx.registry.observe_pool(bodies.pool_record(body))
             counts["pools"] += 1
+
+    async def read_clusters(namespace: str | None) -> None:
         for body in await listed(ctx, resources.CLUSTER, namespace, missing_ok=(403, 404)):
             ctx.registry.observe_cluster(bodies.cluster_record(body))
             counts["clusters"] += 1
+
+    # All at once: the registry takes its objects in any order, and one List's wait for
+    # the server then overlaps another's reading.
+    reads: list[Coroutine[Any, Any, None]] = []
+    for namespace in scopes:
+        reads += [read_addresses(namespace, flavour) for flavour in resources.FLAVOURS.values()]
+        reads += [read_pools(namespace), read_clusters(namespace)]
+    await _all_or_none(reads)
     logger.info(
         "Read %d IPAddresses, %d IPPools and %d Clusters in %.2fs before serving claims.",
         counts["addresses"],
@@ -68,6 +80,19 @@ async def prime(ctx: context.Context, namespaces: Sequence[str] | None) -> Versi
         time.monotonic() - started,
     )
     return versions
+
+
+async def _all_or_none(reads: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Await every read at once; when one fails (or this is cancelled), the others are
+    cancelled and waited for, and its error is raised as it is."""
+    tasks = [asyncio.ensure_future(read) for read in reads]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class _Primer:
