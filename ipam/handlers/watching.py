@@ -25,8 +25,8 @@ def on_address(
 def on_claim(
     ctx: context.Context, flavour: resources.Flavour, event: str | None, body: Mapping[str, Any]
 ) -> None:
-    meta = bodies.meta_of(body)
-    ref = context.ClaimRef(flavour.kind, meta.namespace, meta.name)
+    namespace, name = bodies.name_of(body)
+    ref = context.ClaimRef(flavour.kind, namespace, name)
     if event == "DELETED":
         ctx.mailbox.pop(ref, None)
         ctx.claim(ref)  # finds it gone: its addresses are checked, its state dropped

@@ -21,6 +21,10 @@ _T = TypeVar("_T", bound=tuple[Any, ...])
 
 
 def as_map(value: object) -> Mapping[str, Any]:
+    # A parsed body is made of plain dicts: asked first, they skip the costlier check of
+    # the Mapping protocol, which every field of every watched object goes through.
+    if type(value) is dict:
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
@@ -29,7 +33,7 @@ def _str(value: object) -> str:
 
 
 def _strs(value: object) -> tuple[str, ...]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
+    if type(value) is list or (isinstance(value, Sequence) and not isinstance(value, str)):
         return tuple(v for v in value if isinstance(v, str))
     return ()
 
@@ -96,11 +100,17 @@ def meta_of(body: Body) -> Meta:
             k: v for k, v in as_map(meta.get("annotations")).items() if isinstance(v, str)
         },
         finalizers=_strs(meta.get("finalizers")),
-        owner_references=tuple(o for o in owners if isinstance(o, Mapping))
+        owner_references=tuple(o for o in owners if type(o) is dict or isinstance(o, Mapping))
         if isinstance(owners, list)
         else (),
         deleting=bool(meta.get("deletionTimestamp")),
     )
+
+
+def name_of(body: Body) -> tuple[str, str]:
+    """Namespace and name of a body, without reading the rest of its metadata."""
+    meta = as_map(body.get("metadata"))
+    return (_str(meta.get("namespace")), _str(meta.get("name")))
 
 
 def version_of(body: Body) -> tuple[str, str, str, str]:
