@@ -27,6 +27,9 @@ async def reconcile(ctx: context.Context, ref: context.ClaimRef) -> float | None
     """Make one claim true; returns seconds until it wants another look, if it does."""
     flavour = resources.FLAVOURS[ref.kind]
     body = ctx.take_body(ref)
+    if body is None and ctx.take_deleted(ref):
+        gone(ctx, ref)
+        return None
     if body is None:
         body = await ctx.api.get(flavour.claim, ref.namespace, ref.name)
     if body is None:

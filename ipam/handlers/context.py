@@ -85,6 +85,8 @@ class Context:
     addresses: workqueue.WorkQueue[AddressRef] = field(init=False)
     mailbox: dict[ClaimRef, bodies.Kept] = field(default_factory=dict)
     """The newest watch body of each queued claim (packed), taken by its reconcile."""
+    deleted: set[ClaimRef] = field(default_factory=set)
+    """Claims whose newest watch event said DELETED: their reconcile need not ask the server."""
 
     def __post_init__(self) -> None:
         limits = self.options.limits
@@ -114,10 +116,24 @@ class Context:
         """Reconcile the claim (with this body, if it is the newest one seen)."""
         if body is not None:
             self.mailbox[ref] = bodies.Kept.of(body)
+            self.deleted.discard(ref)
         if after > 0:
             self.claims.add_after(ref, after)
         else:
             self.claims.add(ref)
+
+    def claim_deleted(self, ref: ClaimRef) -> None:
+        """The watch saw the claim deleted: reconcile it as gone, without reading it again."""
+        self.mailbox.pop(ref, None)
+        self.deleted.add(ref)
+        self.claims.add(ref)
+
+    def take_deleted(self, ref: ClaimRef) -> bool:
+        """Whether the newest watch event of a queued claim said it was deleted."""
+        if ref in self.deleted:
+            self.deleted.discard(ref)
+            return True
+        return False
 
     def take_body(self, ref: ClaimRef) -> bodies.Body | None:
         """The newest watch body of a queued claim, if one came since its last reconcile."""

@@ -28,8 +28,7 @@ def on_claim(
     namespace, name = bodies.name_of(body)
     ref = context.ClaimRef(flavour.kind, namespace, name)
     if event == "DELETED":
-        ctx.mailbox.pop(ref, None)
-        ctx.claim(ref)  # finds it gone: its addresses are checked, its state dropped
+        ctx.claim_deleted(ref)  # its addresses are checked, its state dropped
         return
     ctx.claim(ref, body)
 

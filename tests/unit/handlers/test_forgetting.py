@@ -41,6 +41,7 @@ def remembered(ctx: context.Context) -> dict[str, int]:
         "orphans": len(registry.orphans),
         "clusters": len(registry.clusters),
         "mailbox": len(ctx.mailbox),
+        "deleted": len(ctx.deleted),
     }
 
 
