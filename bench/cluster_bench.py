@@ -64,6 +64,105 @@ async def create_many(
     return len(bodies) / elapsed
 
 
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
+async def bound_claim_cycles(
+    cp: ControlPlane, namespace: str, n: int, cluster_api: bool, concurrency: int
+) -> float:
+    """Claims per second a bare client takes through the requests of one bound claim.
+
+    Per claim, one after the other: create the claim (what a user does), create its
+    IPAddress, put the finalizer on the claim, write the claim's status; ``concurrency``
+    claims at a time. No controller and no watch: the API server's own rate for exactly
+    what binding a claim asks of it. The claims name a pool ``cycle`` that need not exist.
+    """
+    if cluster_api:
+        group, claim_kind = "ipam.cluster.x-k8s.io/v1beta2", "IPAddressClaim"
+        claims = f"/apis/{group}/namespaces/{namespace}/ipaddressclaims"
+        finalizer = "ipam.metal3.io/ipaddressclaim"
+    else:
+        group, claim_kind = "ipam.metal3.io/v1alpha1", "IPClaim"
+        claims = f"/apis/{group}/namespaces/{namespace}/ipclaims"
+        finalizer = "ipclaim.ipam.metal3.io"
+    addresses = f"/apis/{group}/namespaces/{namespace}/ipaddresses"
+
+    def claim(i: int) -> dict[str, Any]:
+        pool: dict[str, Any] = {"name": "cycle"}
+        if cluster_api:
+            spec: dict[str, Any] = {
+                "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", **pool}
+            }
+        else:
+            spec = {"pool": pool}
+        meta = {"name": f"cycle-{i}", "namespace": namespace}
+        return {"apiVersion": group, "kind": claim_kind, "metadata": meta, "spec": spec}
+
+    def address(i: int) -> dict[str, Any]:
+        text = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        name = f"cycle-{text.replace('.', '-')}"
+        if cluster_api:
+            spec = {
+                "address": text,
+                "prefix": 8,
+                "claimRef": {"name": f"cycle-{i}"},
+                "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "cycle"},
+            }
+        else:
+            spec = {
+                "address": text,
+                "prefix": 8,
+                "pool": {"name": "cycle"},
+                "claim": {"name": f"cycle-{i}"},
+            }
+        return {
+            "apiVersion": group,
+            "kind": "IPAddress",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }
+
+    def status(i: int) -> dict[str, Any]:
+        name = address(i)["metadata"]["name"]
+        if cluster_api:
+            return {"status": {"addressRef": {"name": name}}}
+        return {"status": {"address": {"name": name, "namespace": namespace}}}
+
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    failures: list[str] = []
+
+    async def send(
+        session: aiohttp.ClientSession, method: str, path: str, body: Any, headers: dict[str, str]
+    ) -> None:
+        async with session.request(
+            method, f"{cp.server}{path}", data=json.dumps(body), headers=headers
+        ) as resp:
+            if resp.status not in (200, 201):
+                failures.append(f"{method} {path}: {resp.status} {(await resp.text())[:200]}")
+            await resp.read()
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        json_body = {"Content-Type": "application/json"}
+        while not queue.empty():
+            i = queue.get_nowait()
+            await send(session, "POST", claims, claim(i), json_body)
+            await send(session, "POST", addresses, address(i), json_body)
+            finalizers = {"metadata": {"finalizers": [finalizer]}}
+            await send(session, "PATCH", f"{claims}/cycle-{i}", finalizers, MERGE_PATCH)
+            await send(session, "PATCH", f"{claims}/cycle-{i}/status", status(i), MERGE_PATCH)
+
+    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, the first: {failures[0]}")
+    return n / elapsed
+
+
 def configmaps(namespace: str, n: int) -> list[dict[str, Any]]:
     return [
         {

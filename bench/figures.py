@@ -144,6 +144,9 @@ class Results:
     """Creates per second, by the kind of address object."""
     runs: list[Run] = field(default_factory=list)
     load: str = ""
+    raw_cycles: dict[str, float] = field(default_factory=dict)
+    """Claims per second a bare client takes through the requests of one bound claim (claim
+    create, IPAddress create, finalizer patch, status patch), by the kind of claim."""
 
     def find(self, controller: str, claims: int) -> Run | None:
         return next(
@@ -159,6 +162,7 @@ class Results:
             "raw_rates": self.raw_rates,
             "runs": [r.to_json() for r in self.runs],
             "load": self.load,
+            "raw_cycles": self.raw_cycles,
         }
 
     @classmethod
@@ -167,6 +171,7 @@ class Results:
             raw_rates=dict(data["raw_rates"]),
             runs=[Run.from_json(r) for r in data["runs"]],
             load=data.get("load", ""),
+            raw_cycles=dict(data.get("raw_cycles") or {}),
         )
 
 
@@ -183,6 +188,8 @@ RAW_KIND = {
     OURS_CAPI: "Cluster API IPAddress",
 }
 """The address object each controller creates, so the raw rate each is compared with."""
+CYCLE_KIND = {OURS_METAL3: "IPClaim", OURS_CAPI: "Cluster API IPAddressClaim"}
+"""The claim each of our runs binds, so the bare client's cycle rate it is compared with."""
 
 BASELINE_CPU_PER_THOUSAND = 19.0
 """The controller's CPU seconds per 1,000 bound claims before this benchmark existed (1,000
@@ -243,6 +250,17 @@ def verdicts(results: Results) -> list[Verdict]:
                     True,
                 )
             )
+            cycles = results.raw_cycles.get(CYCLE_KIND[ours])
+            if cycles:
+                found.append(
+                    Verdict(
+                        f"{ours}, {n:,}: bound/s ÷ a bare client's claims/s through the same "
+                        "requests (read beside the line above)",
+                        run.per_second / cycles if run and run.bound else None,
+                        0.8,
+                        True,
+                    )
+                )
             found.append(Verdict(f"{ours}, {n:,}: API writes per claim", wpc, 3.0, False))
             found.append(
                 Verdict(
@@ -295,6 +313,8 @@ def table_rows(results: Results) -> list[list[str]]:
     ]
     for kind, rate in results.raw_rates.items():
         rows.append([f"raw creates, {kind}", "", "", "", "", f"{rate:,.0f}", "1", "", "", ""])
+    for kind, rate in results.raw_cycles.items():
+        rows.append([f"bare client, {kind} bound", "", "", "", "", f"{rate:,.1f}", "3", "", "", ""])
     for run in results.runs:
         bound = f"{run.bound:,}" + ("" if run.complete else " (stopped)")
         rows.append(

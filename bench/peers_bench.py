@@ -41,7 +41,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures
-from bench.cluster_bench import capi_ipaddresses, create_many, ipaddresses, ssl_context
+from bench.cluster_bench import (
+    bound_claim_cycles,
+    capi_ipaddresses,
+    create_many,
+    ipaddresses,
+    ssl_context,
+)
 from bench.controller_bench import claims as metal3_claims
 from e2e import peers
 from e2e.controller import ControllerRunner, install_rbac
@@ -386,6 +392,15 @@ def raw_rates(cp: ControlPlane, n: int, namespace: str, concurrency: int = 32) -
     }
 
 
+def raw_cycles(cp: ControlPlane, n: int, namespace: str, concurrency: int = 32) -> dict[str, float]:
+    """Claims per second a bare client takes through the requests of one bound claim, by
+    the kind of claim (see :func:`bench.cluster_bench.bound_claim_cycles`)."""
+    return {
+        kind: asyncio.run(bound_claim_cycles(cp, namespace, n, cluster_api, concurrency))
+        for kind, cluster_api in (("IPClaim", False), ("Cluster API IPAddressClaim", True))
+    }
+
+
 def load_average() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
@@ -506,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cp.kubectl("create", "namespace", "bench-raw")
         results.raw_rates = raw_rates(cp, raw_n, "bench-raw")
         print(f"raw creates/s: {results.raw_rates}", flush=True)
+        results.raw_cycles = raw_cycles(cp, raw_n, "bench-raw")
+        print(f"bare client, claims bound/s: {results.raw_cycles}", flush=True)
         for n in sizes:
             timeout = args.timeout or max(600.0, 0.3 * n)
             for name in names:

@@ -118,6 +118,36 @@ def test_goals_compare_like_with_like_and_say_met_or_not_yet() -> None:
     assert cpu_high.status == "not yet"
 
 
+def test_each_of_our_runs_is_also_read_against_a_bare_client_through_the_same_requests() -> None:
+    results = Results(
+        raw_rates={"ipam.metal3.io IPAddress": 600.0},
+        runs=[
+            run(figures.OURS_METAL3, 1000, 20.0),  # 50/s
+            run(figures.OURS_CAPI, 1000, 25.0),  # 40/s
+        ],
+        raw_cycles={"IPClaim": 100.0, "Cluster API IPAddressClaim": 32.0},
+    )
+    found = figures.verdicts(results)
+    bare = "1,000: bound/s ÷ a bare client's"
+    metal3 = verdict(found, f"{figures.OURS_METAL3}, {bare}")
+    assert metal3.value == pytest.approx(0.5)
+    assert metal3.status == "not yet"
+    capi = verdict(found, f"{figures.OURS_CAPI}, {bare}")
+    assert capi.value == pytest.approx(1.25)
+    assert capi.status == "met"
+    again = Results.from_json(results.to_json())
+    assert again.raw_cycles == results.raw_cycles
+    assert "bare client, IPClaim bound" in figures.report(again)
+
+
+def test_a_run_recorded_before_the_bare_client_was_measured_still_loads() -> None:
+    data = Results(raw_rates={}, runs=[run(figures.OURS_METAL3, 1000, 20.0)]).to_json()
+    del data["raw_cycles"]
+    again = Results.from_json(data)
+    assert again.raw_cycles == {}
+    assert not [v for v in figures.verdicts(again) if "bare client" in v.goal]
+
+
 def test_a_ratio_against_a_stopped_peer_is_marked_as_a_bound() -> None:
     results = Results(
         raw_rates={},
