@@ -16,6 +16,7 @@ import json
 import ssl
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,100 +68,140 @@ async def create_many(
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
+class ClaimCycles:
+    """The requests one claim's binding, then its release, ask of the API server, sent by a
+    bare client: no controller and no watch, so the server's own rate for exactly that work.
+
+    Binding, per claim and one after the other: create the claim (what a user does), create
+    its IPAddress, put the finalizer on the claim, write the claim's status. Releasing:
+    delete the claim (what a user does; the finalizer holds it), delete its IPAddress, take
+    the IPAddress's finalizer off (when it was made with one), take the claim's off. The
+    claims are ``cycle-<i>`` in ``namespace`` and name a pool ``cycle`` that need not exist.
+    """
+
+    def __init__(
+        self, cp: ControlPlane, namespace: str, cluster_api: bool, *, address_finalizer: bool
+    ) -> None:
+        self.cp = cp
+        self.namespace = namespace
+        self.cluster_api = cluster_api
+        self.group = "ipam.cluster.x-k8s.io/v1beta2" if cluster_api else "ipam.metal3.io/v1alpha1"
+        self.claims = f"/apis/{self.group}/namespaces/{namespace}/" + (
+            "ipaddressclaims" if cluster_api else "ipclaims"
+        )
+        self.addresses = f"/apis/{self.group}/namespaces/{namespace}/ipaddresses"
+        self.claim_finalizer = (
+            "ipam.metal3.io/ipaddressclaim" if cluster_api else "ipclaim.ipam.metal3.io"
+        )
+        self.address_finalizer = (
+            ("ipam.metal3.io/ipaddress" if cluster_api else "ipaddress.ipam.metal3.io")
+            if address_finalizer
+            else None
+        )
+
+    def claim(self, i: int) -> dict[str, Any]:
+        pool = {"name": "cycle"}
+        spec: dict[str, Any] = (
+            {"poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", **pool}}
+            if self.cluster_api
+            else {"pool": pool}
+        )
+        kind = "IPAddressClaim" if self.cluster_api else "IPClaim"
+        meta = {"name": f"cycle-{i}", "namespace": self.namespace}
+        return {"apiVersion": self.group, "kind": kind, "metadata": meta, "spec": spec}
+
+    @staticmethod
+    def address_name(i: int) -> str:
+        return f"cycle-10-{i // 65536}-{i // 256 % 256}-{i % 256}"
+
+    def address(self, i: int) -> dict[str, Any]:
+        text = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        spec: dict[str, Any] = {"address": text, "prefix": 8}
+        if self.cluster_api:
+            spec["claimRef"] = {"name": f"cycle-{i}"}
+            spec["poolRef"] = {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "cycle"}
+        else:
+            spec["pool"] = {"name": "cycle"}
+            spec["claim"] = {"name": f"cycle-{i}"}
+        meta: dict[str, Any] = {"name": self.address_name(i), "namespace": self.namespace}
+        if self.address_finalizer:
+            meta["finalizers"] = [self.address_finalizer]
+        return {"apiVersion": self.group, "kind": "IPAddress", "metadata": meta, "spec": spec}
+
+    def status(self, i: int) -> dict[str, Any]:
+        name = self.address_name(i)
+        if self.cluster_api:
+            return {"status": {"addressRef": {"name": name}}}
+        return {"status": {"address": {"name": name, "namespace": self.namespace}}}
+
+    async def bind(self, n: int, concurrency: int) -> float:
+        """Claims per second through the binding requests."""
+        claims, json_body = self.claims, {"Content-Type": "application/json"}
+        finalizers = {"metadata": {"finalizers": [self.claim_finalizer]}}
+
+        async def one(send: _Send, i: int) -> None:
+            await send("POST", claims, self.claim(i), json_body)
+            await send("POST", self.addresses, self.address(i), json_body)
+            await send("PATCH", f"{claims}/cycle-{i}", finalizers, MERGE_PATCH)
+            await send("PATCH", f"{claims}/cycle-{i}/status", self.status(i), MERGE_PATCH)
+
+        return await self._run(n, concurrency, one)
+
+    async def release(self, n: int, concurrency: int) -> float:
+        """Claims per second through the releasing requests (after :meth:`bind` of ``n``)."""
+        none = {"metadata": {"finalizers": None}}
+
+        async def one(send: _Send, i: int) -> None:
+            await send("DELETE", f"{self.claims}/cycle-{i}", None, {})
+            address = f"{self.addresses}/{self.address_name(i)}"
+            await send("DELETE", address, None, {})
+            if self.address_finalizer:
+                await send("PATCH", address, none, MERGE_PATCH)
+            await send("PATCH", f"{self.claims}/cycle-{i}", none, MERGE_PATCH)
+
+        return await self._run(n, concurrency, one)
+
+    async def _run(
+        self, n: int, concurrency: int, one: Callable[[_Send, int], Awaitable[None]]
+    ) -> float:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+        failures: list[str] = []
+
+        async def worker(session: aiohttp.ClientSession) -> None:
+            async def send(method: str, path: str, body: Any, headers: dict[str, str]) -> None:
+                data = None if body is None else json.dumps(body)
+                url = f"{self.cp.server}{path}"
+                async with session.request(method, url, data=data, headers=headers) as resp:
+                    if resp.status not in (200, 201, 202):
+                        text = (await resp.text())[:200]
+                        failures.append(f"{method} {path}: {resp.status} {text}")
+                    await resp.read()
+
+            while not queue.empty():
+                await one(send, queue.get_nowait())
+
+        connector = aiohttp.TCPConnector(ssl=ssl_context(self.cp), limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - started
+        if failures:
+            raise RuntimeError(f"{len(failures)} requests failed, the first: {failures[0]}")
+        return n / elapsed
+
+
+_Send = Callable[[str, str, Any, dict[str, str]], Awaitable[None]]
+
+
 async def bound_claim_cycles(
     cp: ControlPlane, namespace: str, n: int, cluster_api: bool, concurrency: int
 ) -> float:
-    """Claims per second a bare client takes through the requests of one bound claim.
-
-    Per claim, one after the other: create the claim (what a user does), create its
-    IPAddress, put the finalizer on the claim, write the claim's status; ``concurrency``
-    claims at a time. No controller and no watch: the API server's own rate for exactly
-    what binding a claim asks of it. The claims name a pool ``cycle`` that need not exist.
-    """
-    if cluster_api:
-        group, claim_kind = "ipam.cluster.x-k8s.io/v1beta2", "IPAddressClaim"
-        claims = f"/apis/{group}/namespaces/{namespace}/ipaddressclaims"
-        finalizer = "ipam.metal3.io/ipaddressclaim"
-    else:
-        group, claim_kind = "ipam.metal3.io/v1alpha1", "IPClaim"
-        claims = f"/apis/{group}/namespaces/{namespace}/ipclaims"
-        finalizer = "ipclaim.ipam.metal3.io"
-    addresses = f"/apis/{group}/namespaces/{namespace}/ipaddresses"
-
-    def claim(i: int) -> dict[str, Any]:
-        pool: dict[str, Any] = {"name": "cycle"}
-        if cluster_api:
-            spec: dict[str, Any] = {
-                "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", **pool}
-            }
-        else:
-            spec = {"pool": pool}
-        meta = {"name": f"cycle-{i}", "namespace": namespace}
-        return {"apiVersion": group, "kind": claim_kind, "metadata": meta, "spec": spec}
-
-    def address(i: int) -> dict[str, Any]:
-        text = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
-        name = f"cycle-{text.replace('.', '-')}"
-        if cluster_api:
-            spec = {
-                "address": text,
-                "prefix": 8,
-                "claimRef": {"name": f"cycle-{i}"},
-                "poolRef": {"apiGroup": "ipam.metal3.io", "kind": "IPPool", "name": "cycle"},
-            }
-        else:
-            spec = {
-                "address": text,
-                "prefix": 8,
-                "pool": {"name": "cycle"},
-                "claim": {"name": f"cycle-{i}"},
-            }
-        return {
-            "apiVersion": group,
-            "kind": "IPAddress",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        }
-
-    def status(i: int) -> dict[str, Any]:
-        name = address(i)["metadata"]["name"]
-        if cluster_api:
-            return {"status": {"addressRef": {"name": name}}}
-        return {"status": {"address": {"name": name, "namespace": namespace}}}
-
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
-    failures: list[str] = []
-
-    async def send(
-        session: aiohttp.ClientSession, method: str, path: str, body: Any, headers: dict[str, str]
-    ) -> None:
-        async with session.request(
-            method, f"{cp.server}{path}", data=json.dumps(body), headers=headers
-        ) as resp:
-            if resp.status not in (200, 201):
-                failures.append(f"{method} {path}: {resp.status} {(await resp.text())[:200]}")
-            await resp.read()
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        json_body = {"Content-Type": "application/json"}
-        while not queue.empty():
-            i = queue.get_nowait()
-            await send(session, "POST", claims, claim(i), json_body)
-            await send(session, "POST", addresses, address(i), json_body)
-            finalizers = {"metadata": {"finalizers": [finalizer]}}
-            await send(session, "PATCH", f"{claims}/cycle-{i}", finalizers, MERGE_PATCH)
-            await send(session, "PATCH", f"{claims}/cycle-{i}/status", status(i), MERGE_PATCH)
-
-    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, the first: {failures[0]}")
-    return n / elapsed
+    """Claims per second a bare client takes through the requests of one bound claim (see
+    :class:`ClaimCycles`; its IPAddresses carry no finalizer)."""
+    cycles = ClaimCycles(cp, namespace, cluster_api, address_finalizer=False)
+    return await cycles.bind(n, concurrency)
 
 
 def configmaps(namespace: str, n: int) -> list[dict[str, Any]]:

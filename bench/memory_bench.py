@@ -35,7 +35,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cluster_bench import create_many, ssl_context
+from bench.cluster_bench import ClaimCycles, create_many, ssl_context
 from e2e.controller import ControllerRunner
 from e2e.controlplane import ControlPlane
 
@@ -398,6 +398,15 @@ def main() -> None:
             again.append((f"round {round_}: RSS after all are released (KiB)", f"{rss_kib(pid):,}"))
             show(*again[-1])
         runner.stop()
+        # The server's own rate for the same requests, with no controller running: what a
+        # bare client takes to bind and to release that many claims (at most 2,000).
+        cp.kubectl("create", "namespace", "bench-bare")
+        cycles = ClaimCycles(cp, "bench-bare", False, address_finalizer=True)
+        bare_n = min(n, 2000)
+        bare_bind = asyncio.run(cycles.bind(bare_n, args.concurrency))
+        bare_release = asyncio.run(cycles.release(bare_n, args.concurrency))
+        show(f"a bare client, same requests: bound/s ({bare_n:,})", f"{bare_bind:,.1f}")
+        show(f"a bare client, same requests: released/s ({bare_n:,})", f"{bare_release:,.1f}")
         load = Path("/proc/loadavg").read_text().split()[:3]
 
         per_claim = (bound - idle) * 1024 / n
@@ -418,8 +427,19 @@ def main() -> None:
                 f"claims released/s ({released:,} deleted, {args.concurrency} in flight)",
                 f"{released / release_seconds:,.1f}",
             ),
+            ("  released/s ÷ bound/s", f"{(released / release_seconds) / (n / bind_seconds):.2f}"),
             ("  seconds until every claim object is gone", f"{gone_seconds:,.1f}"),
             ("  IPAddresses left after", f"{left:,}"),
+            (
+                f"a bare client through the same requests, {bare_n:,} claims: bound/s",
+                f"{bare_bind:,.1f}",
+            ),
+            ("  ours ÷ the bare client's, binding", f"{(n / bind_seconds) / bare_bind:.2f}"),
+            ("a bare client: released/s", f"{bare_release:,.1f}"),
+            (
+                "  ours ÷ the bare client's, releasing",
+                f"{(released / release_seconds) / bare_release:.2f}",
+            ),
             *(
                 (
                     f"restart {i}: one List of {held:,} / new claim bound (s)",

@@ -8,11 +8,12 @@ counters, /proc's CPU time and peak RSS, the report and the plot. The benchmark 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from bench import figures, peers_bench
+from bench import cluster_bench, figures, peers_bench
 from e2e.cluster import Cluster
 from e2e.controller import install_rbac
 from e2e.controlplane import ControlPlane
@@ -59,3 +60,30 @@ def test_the_benchmark_fills_small_pools_with_our_controller_and_reports_them(
     png = tmp_path / "plot.png"
     peers_bench.plot(results, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("cluster_api", [False, True], ids=["ipclaims", "capi-claims"])
+def test_a_bare_client_binds_and_releases_claims_through_the_same_requests(
+    source_cluster: Cluster, test_namespaces: Namespaces, cluster_api: bool
+) -> None:
+    if not isinstance(source_cluster, ControlPlane):
+        pytest.skip("the bare client talks to the harness control plane with its admin certificate")
+    (namespace,) = test_namespaces.ensure(1)
+    cycles = cluster_bench.ClaimCycles(
+        source_cluster, namespace, cluster_api, address_finalizer=True
+    )
+    kind = "ipaddressclaims.ipam.cluster.x-k8s.io" if cluster_api else "ipclaims.ipam.metal3.io"
+    addresses = "ipaddresses.ipam.cluster.x-k8s.io" if cluster_api else "ipaddresses.ipam.metal3.io"
+
+    assert asyncio.run(cycles.bind(6, 3)) > 0
+    claims = source_cluster.get_json(kind, "-n", namespace)["items"]
+    assert sorted(c["metadata"]["name"] for c in claims) == [f"cycle-{i}" for i in range(6)]
+    for claim in claims:
+        assert claim["metadata"]["finalizers"] == [cycles.claim_finalizer]
+        assert claim["status"], "the status names the claim's IPAddress"
+    made = source_cluster.get_json(addresses, "-n", namespace)["items"]
+    assert [a["metadata"]["finalizers"] for a in made] == [[cycles.address_finalizer]] * 6
+
+    assert asyncio.run(cycles.release(6, 3)) > 0
+    assert source_cluster.get_json(kind, "-n", namespace)["items"] == []
+    assert source_cluster.get_json(addresses, "-n", namespace)["items"] == []
