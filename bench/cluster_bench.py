@@ -37,7 +37,6 @@ async def create_many(
     cp: ControlPlane, path: str, bodies: list[dict[str, Any]], concurrency: int
 ) -> float:
     """POST every body with ``concurrency`` requests in flight; return creates per second."""
-    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -56,13 +55,23 @@ async def create_many(
                     failures += 1
                 await resp.read()
 
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    elapsed = await timed_workers(cp, concurrency, worker)
     if failures:
         raise RuntimeError(f"{failures} creates failed")
     return len(bodies) / elapsed
+
+
+async def timed_workers(
+    cp: ControlPlane,
+    concurrency: int,
+    worker: Callable[[aiohttp.ClientSession], Awaitable[None]],
+) -> float:
+    """Seconds ``concurrency`` copies of ``worker`` take, sharing one session to ``cp``."""
+    connector = aiohttp.TCPConnector(ssl=ssl_context(cp), limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        return time.perf_counter() - started
 
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
@@ -182,11 +191,7 @@ class ClaimCycles:
             while not queue.empty():
                 await one(send, queue.get_nowait())
 
-        connector = aiohttp.TCPConnector(ssl=ssl_context(self.cp), limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
+        elapsed = await timed_workers(self.cp, concurrency, worker)
         if failures:
             raise RuntimeError(f"{len(failures)} requests failed, the first: {failures[0]}")
         return n / elapsed
