@@ -8,6 +8,9 @@ all deleted at once, and, for a restarted controller on the pool with N held add
 the time from its start to a new claim bound, against the time one List of those
 addresses takes from Python (the goal: within twice that List).
 
+Beside each RSS reading: what the controller's objects hold and what CPython's allocator
+keeps (:mod:`bench.allocator`), so that memory freed but kept is not read as a leak.
+
 ``--trace DIR`` runs the controller under tracemalloc and writes a snapshot at each
 measurement point, then prints where the memory held with N claims bound was allocated.
 """
@@ -35,6 +38,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import allocator
 from bench.cluster_bench import ClaimCycles, create_many, ssl_context
 from e2e.controller import ControllerRunner
 from e2e.controlplane import ControlPlane
@@ -233,6 +237,55 @@ class Traced:
                 print(f"      {line}")
 
 
+class Allocator:
+    """The controller's :func:`bench.allocator.readings`, asked for with SIGUSR2."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.file = directory / "allocator.json" if directory else None
+        self.taken: dict[str, dict[str, int]] = {}
+
+    def environment(self) -> dict[str, str]:
+        return {"BENCH_ALLOCATOR_FILE": str(self.file)} if self.file else {}
+
+    def take(self, pid: int, label: str) -> dict[str, int] | None:
+        if self.file is None:
+            return None
+        self.file.unlink(missing_ok=True)
+        os.kill(pid, 12)  # SIGUSR2
+        deadline = time.monotonic() + 60
+        while not self.file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no allocator readings came")
+            time.sleep(0.2)
+        self.taken[label] = json.loads(self.file.read_text())
+        return self.taken[label]
+
+    def rows(self, idle: str) -> list[tuple[str, str]]:
+        """Each reading beside the idle one: objects in use, arenas, C heap, tracked."""
+        if idle not in self.taken:
+            return []
+        base = self.taken[idle]
+        rows = [("where the memory is (after a full collection)", "")]
+        for label, taken in self.taken.items():
+            rows += [
+                (
+                    f"  {label}: small objects in use / arenas held (KiB)",
+                    f"{taken['small_in_use'] // 1024:,} / {taken['arenas'] * 1024:,}",
+                ),
+                (
+                    f"  {label}: C heap / tracked objects",
+                    f"{taken['heap_kib']:,} / {taken['tracked']:,}",
+                ),
+            ]
+            if label != idle:
+                kept = (taken["small_in_use"] - base["small_in_use"]) // 1024
+                held = (taken["arenas"] - base["arenas"]) * 1024
+                rows.append(
+                    (f"  {label}, over idle: objects / arenas (KiB)", f"{kept:,} / {held:,}")
+                )
+        return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--claims", type=int, default=10_000)
@@ -268,6 +321,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         contextlib.ExitStack() as stack,
     ):
+        probe = Allocator(None if args.trace else Path(tmp))
         namespace = "bench-memory"
         cp.kubectl("create", "namespace", namespace)
         cp.apply(
@@ -285,6 +339,15 @@ def main() -> None:
             argv = runner.argv
             runner.command = [sys.executable, "-c", TRACED, *argv[3 : len(argv) - len(extra)]]
             os.environ.update(traced.environment())
+        else:
+            argv = runner.argv
+            runner.command = [
+                sys.executable,
+                "-c",
+                allocator.WRAPPER,
+                *argv[3 : len(argv) - len(extra)],
+            ]
+            os.environ.update(probe.environment())
 
         def start() -> tuple[int, float]:
             runner.start()
@@ -312,6 +375,7 @@ def main() -> None:
         idle = rss_kib(pid)
         show("RSS idle (KiB)", f"{idle:,}")
         traced.take(pid, "idle")
+        probe.take(pid, "idle")
 
         created = time.perf_counter()
         names = [f"claim-{i}" for i in range(n)]
@@ -324,6 +388,7 @@ def main() -> None:
         show(f"RSS with {n:,} claims bound (KiB)", f"{bound:,}")
         show("  RSS per bound claim (bytes)", f"{(bound - idle) * 1024 / n:,.0f}")
         traced.take(pid, "bound")
+        probe.take(pid, "bound")
 
         # A restart on a pool with n held addresses: one List of them, then a new claim
         # created while the controller is down, bound after its start. Repeated: one List's
@@ -381,8 +446,10 @@ def main() -> None:
         after = rss_kib(pid)
         show("RSS right after all are released (KiB)", f"{after:,}")
         traced.take(pid, "deleted")
+        probe.take(pid, "released")
         time.sleep(args.later)
         later = rss_kib(pid)
+        probe.take(pid, f"{args.later:.0f}s later")
         again: list[tuple[str, str]] = []
         for round_ in range(2, args.rounds + 1):
             names = [f"claim-{round_}-{i}" for i in range(n)]
@@ -422,6 +489,7 @@ def main() -> None:
             ("RSS right after all are released (KiB)", f"{after:,}"),
             (f"RSS {args.later:.0f}s later (KiB)", f"{later:,}"),
             *again,
+            *probe.rows("idle"),
             (
                 f"claims bound/s ({n:,} created, {args.concurrency} in flight)",
                 f"{n / bind_seconds:,.1f}",
