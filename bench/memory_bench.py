@@ -333,21 +333,12 @@ def main() -> None:
         addresses_path = f"{GROUP}/namespaces/{namespace}/ipaddresses"
         extra = args.controller_args.split()
         runner = ControllerRunner(cp, Path(tmp), name="memory", extra_args=extra)
-        if args.trace:
-            # ``python -m ipam run ...`` becomes ``python -c TRACED run ...``; the extra
-            # flags are added again by the runner after the command.
-            argv = runner.argv
-            runner.command = [sys.executable, "-c", TRACED, *argv[3 : len(argv) - len(extra)]]
-            os.environ.update(traced.environment())
-        else:
-            argv = runner.argv
-            runner.command = [
-                sys.executable,
-                "-c",
-                allocator.WRAPPER,
-                *argv[3 : len(argv) - len(extra)],
-            ]
-            os.environ.update(probe.environment())
+        # ``python -m ipam run ...`` becomes ``python -c WRAPPER run ...``, the same entry
+        # point with a signal handler; the extra flags are added again by the runner.
+        wrapper = TRACED if args.trace else allocator.WRAPPER
+        argv = runner.argv
+        runner.command = [sys.executable, "-c", wrapper, *argv[3 : len(argv) - len(extra)]]
+        os.environ.update(traced.environment() if args.trace else probe.environment())
 
         def start() -> tuple[int, float]:
             runner.start()
