@@ -59,7 +59,9 @@ def test_readings_of_this_process_see_objects_made_and_freed() -> None:
     del kept
     after = allocator.readings()
     assert during["small_in_use"] - before["small_in_use"] > 2_500_000
-    assert during["arenas"] > before["arenas"]
+    # Arenas need not grow (freed pools of a long test run take the lists), but they hold
+    # at least every small object in use.
+    assert during["arenas"] * 1024 * 1024 >= during["small_in_use"]
     assert during["small_in_use"] - after["small_in_use"] > 2_500_000
     assert min(before["heap_kib"], before["anonymous_kib"], before["files_kib"]) > 0
     assert during["tracked"] - before["tracked"] > 49_000
