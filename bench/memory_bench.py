@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import ssl
 import sys
 import tempfile
@@ -189,6 +190,17 @@ def wait_count(cp: ControlPlane, path: str, done: Callable[[int], bool], limit: 
         time.sleep(1)
 
 
+def ask(pid: int, signum: int, file: Path, what: str, limit: float) -> None:
+    """Signal the controller and wait until it has written ``file`` (removed first)."""
+    file.unlink(missing_ok=True)
+    os.kill(pid, signum)
+    deadline = time.monotonic() + limit
+    while not file.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} came")
+        time.sleep(0.2)
+
+
 class Traced:
     """Snapshots of the controller's allocations, one per measurement point."""
 
@@ -202,21 +214,10 @@ class Traced:
     def take(self, pid: int, label: str) -> None:
         if self.file is None or self.directory is None:
             return
-        self.file.unlink(missing_ok=True)
-        os.kill(pid, 10)  # SIGUSR1
-        deadline = time.monotonic() + 300
-        while not self.file.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("no tracemalloc snapshot came")
-            time.sleep(0.5)
+        ask(pid, signal.SIGUSR1, self.file, "tracemalloc snapshot", 300)
         self.file.rename(self.directory / f"{label}.snapshot")
         census = Path(f"{self.file}.census")
-        census.unlink(missing_ok=True)
-        os.kill(pid, 12)  # SIGUSR2
-        while not census.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("no object census came")
-            time.sleep(0.5)
+        ask(pid, signal.SIGUSR2, census, "object census", 300)
         time.sleep(1)
         census.rename(self.directory / f"{label}.census")
 
@@ -250,13 +251,7 @@ class Allocator:
     def take(self, pid: int, label: str) -> dict[str, int] | None:
         if self.file is None:
             return None
-        self.file.unlink(missing_ok=True)
-        os.kill(pid, 12)  # SIGUSR2
-        deadline = time.monotonic() + 60
-        while not self.file.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("no allocator readings came")
-            time.sleep(0.2)
+        ask(pid, signal.SIGUSR2, self.file, "allocator readings", 60)
         self.taken[label] = json.loads(self.file.read_text())
         return self.taken[label]
 
