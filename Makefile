@@ -60,12 +60,13 @@ mutation: venv ## Mutants of ipam/core against its unit and property tests; fail
 		|| { tail -n 40 mutants.log; exit 1; }
 	$(PY) -m tests.mutation.score --min $(MUTATION_MIN) --mutants '$(or $(MUTANTS),*)' --survivors
 
-bench: venv tools ## Benchmarks: core allocator, control plane, controller; side by side with the peers when built
+bench: venv tools ## Benchmarks: core allocator, control plane, controller, and side by side with the peers (built first, cached)
+	@nice -n 10 bash e2e/peers/build.sh metal3-ipam incluster >/dev/null
 	$(PY) bench/core_bench.py $(BENCH_ARGS)
 	$(PY) bench/registry_bench.py $(BENCH_ARGS)
 	$(PY) bench/cluster_bench.py $(BENCH_ARGS)
 	$(PY) bench/controller_bench.py $(BENCH_ARGS)
-	$(PY) bench/peers_bench.py --if-built $(BENCH_ARGS)
+	$(PY) bench/peers_bench.py $(BENCH_ARGS)
 
 bench-peers: venv tools ## Upstream Metal3 IPAM, the in-cluster provider and ours side by side (builds the two peers; BENCH_ARGS=--quick)
 	@nice -n 10 bash e2e/peers/build.sh metal3-ipam incluster >/dev/null
