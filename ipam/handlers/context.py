@@ -116,7 +116,9 @@ class Context:
         """Reconcile the claim (with this body, if it is the newest one seen)."""
         if body is not None:
             self.mailbox[ref] = bodies.Kept.of(body)
-            self.deleted.discard(ref)
+            if ref in self.deleted:
+                self.deleted.discard(ref)
+                workqueue.give_back_room(self.deleted)
         if after > 0:
             self.claims.add_after(ref, after)
         else:
@@ -124,7 +126,8 @@ class Context:
 
     def claim_deleted(self, ref: ClaimRef) -> None:
         """The watch saw the claim deleted: reconcile it as gone, without reading it again."""
-        self.mailbox.pop(ref, None)
+        if self.mailbox.pop(ref, None) is not None:
+            workqueue.give_back_room(self.mailbox)
         self.deleted.add(ref)
         self.claims.add(ref)
 
@@ -132,13 +135,17 @@ class Context:
         """Whether the newest watch event of a queued claim said it was deleted."""
         if ref in self.deleted:
             self.deleted.discard(ref)
+            workqueue.give_back_room(self.deleted)
             return True
         return False
 
     def take_body(self, ref: ClaimRef) -> bodies.Body | None:
         """The newest watch body of a queued claim, if one came since its last reconcile."""
         kept = self.mailbox.pop(ref, None)
-        return None if kept is None else kept.body()
+        if kept is None:
+            return None
+        workqueue.give_back_room(self.mailbox)
+        return kept.body()
 
     def pool(self, ref: PoolRef, *, after: float = 0) -> None:
         if after > 0:
