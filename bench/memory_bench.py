@@ -248,12 +248,11 @@ class Allocator:
     def environment(self) -> dict[str, str]:
         return {"BENCH_ALLOCATOR_FILE": str(self.file)} if self.file else {}
 
-    def take(self, pid: int, label: str) -> dict[str, int] | None:
+    def take(self, pid: int, label: str) -> None:
         if self.file is None:
-            return None
+            return
         ask(pid, signal.SIGUSR2, self.file, "allocator readings", 60)
         self.taken[label] = json.loads(self.file.read_text())
-        return self.taken[label]
 
     def rows(self, idle: str) -> list[tuple[str, str]]:
         """Each reading beside the idle one: objects in use, arenas, C heap, tracked."""
